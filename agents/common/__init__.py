@@ -1,0 +1,1 @@
+"""Mechanics shared by the zoo's own algorithms."""

@@ -1,0 +1,1 @@
+"""Hugging Face Hub support: loading and publishing agents, model cards, a Hub-compatible server."""

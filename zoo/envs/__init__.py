@@ -1,0 +1,22 @@
+"""The zoo's own environments and environment factories.
+
+Importing this package registers the zoo's environments with gymnasium (``gym.make("DynaMaze-v0")``).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+#: env id -> entry point of the zoo's own environments. Add a line for a new environment.
+ZOO_ENVS: dict[str, dict] = {
+}
+
+
+def register_zoo_envs() -> None:
+    """Register the zoo's environments with gymnasium (idempotent)."""
+    for env_id, kwargs in ZOO_ENVS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, **kwargs)
+
+
+register_zoo_envs()
