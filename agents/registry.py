@@ -115,3 +115,4 @@ register("ppo_lstm", "sb3_contrib:RecurrentPPO", _ON_POLICY_SPACES, source="sb3-
 register("ppo_mask", "sb3_contrib:MaskablePPO", ("Discrete", "MultiDiscrete", "MultiBinary"), source="sb3-contrib")
 register("crossq", "sb3_contrib:CrossQ", _BOX, off_policy=True, source="sb3-contrib")
 # The zoo's own algorithms (one line each)
+register("reinforce", "agents.reinforce:REINFORCE", ("Box", "Discrete"))
