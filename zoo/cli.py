@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("zoo.commands.train", "train an agent with configs/ALGO.yml"),
     "enjoy": ("zoo.commands.enjoy", "run a trained or pretrained agent"),
     "list": ("zoo.commands.list", "algorithms, configured envs and pretrained agents"),
+    "hub": ("zoo.commands.hub", "run a Hugging Face Hub-compatible server"),
     "benchmark": ("zoo.commands.benchmark", "train and evaluate algorithms, print figures next to a reference"),
 }
 

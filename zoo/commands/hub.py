@@ -1,0 +1,94 @@
+"""``zoo hub serve``: run a Hugging Face Hub-compatible server over a folder (see ``hub/server.py``).
+
+    zoo hub serve --root ./hub-data --port 8000 [--host 127.0.0.1] [--token T] [--seed FOLDER]
+
+Point a client at it with ``HF_ENDPOINT=http://127.0.0.1:8000`` (set before ``huggingface_hub`` is imported)
+or ``endpoint=`` arguments. Ctrl-C stops it; the repositories stay in ``--root``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import signal
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="hub_command", metavar="HUB_COMMAND")
+    serve = sub.add_parser(
+        "serve",
+        help="serve a folder as a Hugging Face Hub (regular files, commits, branches, tags)",
+        description="Serve a folder as a Hugging Face Hub-compatible HTTP server for offline and self-hosted use. "
+        "Clients connect with HF_ENDPOINT=http://HOST:PORT.",
+    )
+    serve.add_argument("--root", required=True, help="folder holding the repositories (created if missing)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one (default: 8000)")
+    serve.add_argument(
+        "--token",
+        default=None,
+        help="require 'Authorization: Bearer TOKEN' for writes (clients: HF_TOKEN=TOKEN); "
+        "default: the ZOO_HUB_TOKEN environment variable, else no token",
+    )
+    serve.add_argument(
+        "--seed",
+        default=None,
+        help="folder laid out as ORG/NAME/files: each ORG/NAME becomes a model repository (the folder is only read)",
+    )
+    serve.add_argument("--port-file", default=None, help="write the port number here once listening")
+    serve.add_argument("--quiet", action="store_true", help="do not log each request")
+
+
+def run(args: argparse.Namespace) -> int:
+    from zoo.errors import ZooError
+
+    if args.hub_command != "serve":
+        raise ZooError("missing hub command: use `zoo hub serve --root FOLDER`")
+    if not 0 <= args.port <= 65535:
+        raise ZooError(f"--port {args.port} is not a TCP port: use 0-65535 (0 picks a free one)")
+    root = Path(args.root)
+    if root.exists() and not root.is_dir():
+        raise ZooError(f"--root {root} is a file: give a folder")
+    if args.seed is not None and not Path(args.seed).is_dir():
+        raise ZooError(f"--seed {args.seed} is not a folder: give a folder laid out as ORG/NAME/files")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ZooError(f"cannot create --root {root}: {error.strerror}") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise ZooError(f"--root {root} is not writable: choose a folder you can write to")
+
+    from hub.server import HubServer  # here, so `zoo --help` stays instant
+
+    token = args.token if args.token is not None else os.environ.get("ZOO_HUB_TOKEN") or None
+    try:
+        server = HubServer(root, host=args.host, port=args.port, token=token, seed=args.seed,
+                           log_requests=not args.quiet).bind()
+    except ValueError as error:  # a bad seed folder
+        raise ZooError(str(error)) from None
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise ZooError(f"port {args.port} on {args.host} is in use: pick another --port (0 picks a free one)")
+        raise ZooError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    if args.port_file:
+        tmp = Path(f"{args.port_file}.tmp")
+        tmp.write_text(str(server.port))
+        os.replace(tmp, args.port_file)
+    seeded = f", seeded {len(server.seeded)} repositories from {args.seed}" if server.seeded else ""
+    print(
+        f"Hub server on {server.url} (root {root}{seeded}; writes "
+        f"{'need the token' if token else 'are open'}). Clients: HF_ENDPOINT={server.url}. Ctrl-C stops it.",
+        flush=True,
+    )
+    # SIGTERM (e.g. from a process manager) stops it as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("Hub server stopped.", file=sys.stderr)
+    finally:
+        server.stop()
+    return 0
