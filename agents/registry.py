@@ -14,6 +14,8 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from zoo.errors import ZooError
+
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
 
@@ -70,7 +72,7 @@ def register(
     ALGOS[name] = AlgoSpec(name, target, tuple(action_spaces), off_policy, observation_spaces, source)
 
 
-class UnknownAlgorithmError(KeyError):
+class UnknownAlgorithmError(ZooError, KeyError):
     """Raised for an algorithm name that is not registered; its message names the nearest ones."""
 
     def __str__(self) -> str:  # KeyError would quote the message
@@ -116,3 +118,9 @@ register("ppo_mask", "sb3_contrib:MaskablePPO", ("Discrete", "MultiDiscrete", "M
 register("crossq", "sb3_contrib:CrossQ", _BOX, off_policy=True, source="sb3-contrib")
 # The zoo's own algorithms (one line each)
 register("reinforce", "agents.reinforce:REINFORCE", ("Box", "Discrete"))
+register("exploration_bot", "agents.tabular.exploration_bot:ExplorationBot", _DISCRETE, observation_spaces=("Discrete", "Tuple", "Box"))
+register("qlearning", "agents.tabular.qlearning:QLearning", _DISCRETE, observation_spaces=("Discrete", "Tuple", "Box"))
+register("sarsa", "agents.tabular.sarsa:SARSA", _DISCRETE, observation_spaces=("Discrete", "Tuple", "Box"))
+register("expected_sarsa", "agents.tabular.expected_sarsa:ExpectedSARSA", _DISCRETE, observation_spaces=("Discrete", "Tuple", "Box"))
+register("dynaq", "agents.tabular.dyna_q:DynaQ", _DISCRETE, observation_spaces=("Discrete", "Tuple", "Box"))
+register("a3c", "agents.a3c:A3C", ("Box", "Discrete"))
