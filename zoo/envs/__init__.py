@@ -9,6 +9,7 @@ import gymnasium as gym
 
 #: env id -> entry point of the zoo's own environments. Add a line for a new environment.
 ZOO_ENVS: dict[str, dict] = {
+    "DynaMaze-v0": {"entry_point": "zoo.envs.dyna_maze:DynaMazeEnv", "max_episode_steps": 10_000},
 }
 
 
