@@ -17,7 +17,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "enjoy": ("zoo.commands.enjoy", "run a trained or pretrained agent"),
     "list": ("zoo.commands.list", "algorithms, configured envs and pretrained agents"),
     "hub": ("zoo.commands.hub", "run a Hugging Face Hub-compatible server"),
-    "benchmark": ("zoo.commands.benchmark", "train and evaluate algorithms, print figures next to a reference"),
 }
 
 

@@ -1,0 +1,144 @@
+"""Run a trained agent: find it (a run folder, the pretrained store or the Hub), make its env, play it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv
+
+from agents.registry import get_spec
+from zoo import runs
+from zoo.envs.factory import create_env, load_normalize
+from zoo.errors import ZooError
+
+
+@dataclass
+class Agent:
+    """A model with what it needs to be played: its env id, config and normalisation statistics.
+
+    :param model: the trained algorithm
+    :param algo: registry name of the algorithm
+    :param env_id: env id it was trained on
+    :param hyperparams: its config entry (``env_wrapper``, ``frame_stack``, ``normalize`` matter here)
+    :param env_kwargs: keyword arguments for ``gym.make``
+    :param wrap_normalize: applies its saved normalisation statistics to a ``VecEnv``, or ``None``
+    :param origin: where it was loaded from, for messages
+    """
+
+    model: BaseAlgorithm
+    algo: str
+    env_id: str
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    wrap_normalize: Any = None
+    origin: str = ""
+
+
+def load_run(run_folder: str | Path, load_best: bool = False, checkpoint: int | None = None, device: str = "auto") -> Agent:
+    """Load an agent from a local run folder (SB3's own ``load``: these are files this user wrote)."""
+    run_folder = Path(run_folder)
+    args = runs.read_run_yaml(run_folder, "args.yml")
+    algo, env_id = args["algo"], args["env_id"]
+    path = runs.model_path(run_folder, env_id, load_best, checkpoint)
+    model = get_spec(algo).load().load(path, device=device)
+    stats = run_folder / "vecnormalize.pkl"
+    if path.parent.name == "checkpoints":
+        stats = runs.checkpoint_files(run_folder, model.num_timesteps)["vecnormalize"]
+    env_kwargs_file = run_folder / "env_kwargs.yml"
+    return Agent(
+        model=model, algo=algo, env_id=env_id,
+        hyperparams=runs.read_run_yaml(run_folder, "config.yml") or {},
+        env_kwargs=(runs.read_run_yaml(run_folder, "env_kwargs.yml") if env_kwargs_file.is_file() else None) or {},
+        wrap_normalize=load_normalize(str(stats)) if stats.is_file() else None,
+        origin=str(path),
+    )
+
+
+def find_agent(algo: str, env_id: str, log_folder: str = "logs", exp_id: int = 0, load_best: bool = False,
+               checkpoint: int | None = None, device: str = "auto") -> Agent:
+    """The latest local run of ``algo`` on ``env_id``, else the zoo's pretrained agent for it."""
+    spec = get_spec(algo)
+    run_folder = runs.find_run(log_folder, spec.name, env_id, exp_id)
+    if run_folder is not None:
+        return load_run(run_folder, load_best, checkpoint, device)
+    looked = runs.algo_folder(log_folder, spec.name) / f"{runs.safe_env_name(env_id)}_{exp_id or 'N'}"
+    if exp_id == 0 and not load_best and checkpoint is None:
+        from hub.store import find_pretrained
+
+        folder = find_pretrained(spec.name, env_id)
+        if folder is not None:
+            return load_hub_agent(str(folder), device=device)
+    raise ZooError(
+        f"no run of {spec.name} on {env_id}: looked for {looked}"
+        + (" and in the pretrained store" if exp_id == 0 else "")
+        + f"; train one with `zoo train --algo {spec.name} --env {env_id}` or pass --folder"
+    )
+
+
+def load_hub_agent(repo_id_or_folder: str, revision: str | None = None, endpoint: str | None = None,
+                   device: str = "auto") -> Agent:
+    """An agent from the Hub (or a folder laid out like a Hub repository), loaded without unpickling."""
+    from hub.loading import load_agent
+
+    loaded = load_agent(repo_id_or_folder, revision=revision, endpoint=endpoint)
+    return Agent(
+        model=loaded.model, algo=loaded.algo, env_id=loaded.env_id, hyperparams=loaded.hyperparams or {},
+        env_kwargs=loaded.env_kwargs or {}, wrap_normalize=loaded.wrap_normalize, origin=repo_id_or_folder,
+    )
+
+
+def _first_episode(episode_id: int) -> bool:
+    return episode_id == 0
+
+
+def make_play_env(agent: Agent, render: bool = False, record_dir: str | None = None, seed: int | None = None,
+                  env_kwargs: dict[str, Any] | None = None, video_length: int = 1000) -> VecEnv:
+    """One env as the agent was trained on it, with frozen normalisation; optionally rendered or recorded.
+
+    :param record_dir: write one mp4 of the first ``video_length`` steps (across episodes) into this folder
+    """
+    hyperparams = dict(agent.hyperparams)
+    render_mode = "rgb_array" if record_dir else ("human" if render else None)
+    if record_dir:
+        recorder = ("gymnasium.wrappers.RecordVideo", {
+            "video_folder": record_dir, "episode_trigger": _first_episode, "video_length": video_length,
+            "name_prefix": f"{agent.algo}-{runs.safe_env_name(agent.env_id)}",
+        })
+        hyperparams["env_wrapper"] = [*_as_list(hyperparams.get("env_wrapper")), {recorder[0]: recorder[1]}]
+    return create_env(
+        agent.env_id, 1, hyperparams=hyperparams, env_kwargs={**agent.env_kwargs, **(env_kwargs or {})},
+        seed=seed, render_mode=render_mode, wrap_normalize=agent.wrap_normalize, training=False,
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else (value if isinstance(value, list) else [value])
+
+
+def play(model: BaseAlgorithm, env: VecEnv, n_steps: int, deterministic: bool = True) -> list[float]:
+    """Run ``model`` for ``n_steps`` steps and return the returns of the episodes that finished.
+
+    Returns are the Monitor's, i.e. raw rewards even when the agent sees normalised ones.
+    """
+    obs = env.reset()
+    state = None
+    episode_start = np.ones(env.num_envs, dtype=bool)
+    returns: list[float] = []
+    for _ in range(n_steps):
+        action, state = model.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
+        obs, _, dones, infos = env.step(action)
+        episode_start = dones
+        returns.extend(float(info["episode"]["r"]) for info in infos if "episode" in info)
+    return returns
+
+
+def can_open_window() -> bool:
+    """Whether a ``human`` render can open a window here."""
+    return not sys.platform.startswith("linux") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
