@@ -3,9 +3,10 @@
 Hub fixtures: ``hub_server`` is a running, empty Hub-compatible server (``hub.server.HubServer``) on a free
 loopback port; ``hub_server_factory(seed=..., token=...)`` starts more (e.g. seeded from the pretrained-agents
 fixtures folder, ``FIXTURES_AGENTS``). Either way the Hugging Face client is isolated for the test:
-``HF_HOME`` is a tmp dir, telemetry is off, no token is set, and the endpoint points at the (first) server
-both for subprocesses (``HF_ENDPOINT``) and in this process (the client's constants, read at import, are
-patched for the duration of the test). Nothing reaches the internet.
+``HF_HOME`` is a tmp dir, telemetry is off, ``HF_TOKEN`` is the (first) server's token (a dummy one when the
+server takes any), and the endpoint points at the (first) server both for subprocesses (``HF_ENDPOINT``) and in
+this process (the client's constants, read at import, are patched for the duration of the test). Nothing
+reaches the internet. ``HfApi(token=False)`` makes anonymous requests.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES_AGENTS = REPO_ROOT.parent / "shared" / "fixtures" / "sb3-zoo-agents"
 
 
-def _point_client_at(monkeypatch: pytest.MonkeyPatch, url: str, hf_home: Path) -> None:
+def _point_client_at(monkeypatch: pytest.MonkeyPatch, url: str, hf_home: Path, token: str) -> None:
     """Point the huggingface_hub client (env for subprocesses, constants in this process) at ``url``."""
     env = {
         "HF_ENDPOINT": url,
+        "HF_TOKEN": token,
         "HF_HOME": str(hf_home),
         "HF_HUB_CACHE": str(hf_home / "hub"),
         "HF_XET_CACHE": str(hf_home / "xet"),
@@ -32,7 +34,7 @@ def _point_client_at(monkeypatch: pytest.MonkeyPatch, url: str, hf_home: Path) -
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    for key in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_TOKEN_PATH", "HF_ASSETS_CACHE"):
+    for key in ("HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_TOKEN_PATH", "HF_ASSETS_CACHE"):
         monkeypatch.delenv(key, raising=False)
 
     from huggingface_hub import constants, hf_api
@@ -71,7 +73,7 @@ def hub_server_factory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
         server = HubServer(root, port=0, token=token, seed=seed).start()
         servers.append(server)
         if len(servers) == 1:
-            _point_client_at(monkeypatch, server.url, tmp_path_factory.mktemp("hf-home"))
+            _point_client_at(monkeypatch, server.url, tmp_path_factory.mktemp("hf-home"), token or "hf_local_test")
         return server
 
     yield make

@@ -1,0 +1,334 @@
+"""Storage of the Hub server: repositories as folders of blobs, commit records and refs.
+
+Layout (one folder per repository, ``ROOT/{models,datasets,spaces}/NS/NAME/``)::
+
+    repo.json          {"id", "type", "private", "createdAt"}
+    refs.json          {"branches": {name: commit}, "tags": {name: commit}}   <- the only mutable file
+    blobs/ab/cdef...   file contents, named by their git blob sha1 (what the client checks as ETag / oid)
+    commits/SHA.json   {"parents", "title", "message", "author", "date", "files": {path: {"oid", "size"}}}
+
+A commit writes its blobs and its commit file first and then replaces ``refs.json`` atomically
+(``os.replace``), so a failed or interrupted commit leaves the repository at its previous commit.
+A commit's id is the sha1 of its JSON record. Writes are serialised by one lock; reads take no lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+#: URL segment of each repository type -> the type's name in request bodies (``"type": "dataset"``).
+REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
+#: The one user of this server, as ``whoami`` reports it and as commit author.
+USER = "local"
+DEFAULT_BRANCH = "main"
+#: The first commit of a repository made by ``create_repo`` holds this ``.gitattributes`` (as on the Hub).
+GITATTRIBUTES = b"# Served by `zoo hub serve`: every file is stored as a regular file (no Git LFS).\n"
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+_REF_NAME = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._/-]{0,199}")
+_HEX = re.compile(r"[0-9a-f]{4,40}")
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+class HubError(Exception):
+    """An HTTP error answer: status, one-line message, and the ``X-Error-Code`` the client recognises."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, commit: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.code, self.commit = status, message, code, commit
+
+
+def git_blob_oid(data: bytes) -> str:
+    """The git blob sha1 of ``data`` (what ``git hash-object`` prints), used as file id and ETag."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def now_iso() -> str:
+    """The current UTC time in the Hub's format, ``2024-01-31T12:00:00.000Z``."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the complete new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check_repo_id(repo_id: str) -> None:
+    """Refuse repository ids that are not ``namespace/name`` with plain characters."""
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(_NAME.fullmatch(p) and ".." not in p for p in parts):
+        raise HubError(400, f"invalid repository id {repo_id!r}: expected 'namespace/name' (letters, digits, . _ -)")
+
+
+def check_path(path: str) -> str:
+    """Refuse file paths that could leave the repository or that git could not store."""
+    parts = path.split("/")
+    if not path or "\\" in path or "\0" in path or any(p in ("", ".", "..", ".git") for p in parts):
+        raise HubError(400, f"invalid file path {path!r}: use a relative path like 'dir/file.txt'")
+    return path
+
+
+def check_ref_name(name: str) -> str:
+    if not _REF_NAME.fullmatch(name) or ".." in name or name.endswith(("/", ".lock")) or "//" in name:
+        raise HubError(400, f"invalid branch or tag name {name!r}")
+    return name
+
+
+def front_matter(text: str) -> dict | None:
+    """The YAML metadata block at the top of a README.md (``---`` ... ``---``), or None if there is none."""
+    match = re.match(r"\A---\s*\n(.*?)\n---\s*(\n|\Z)", text, re.DOTALL)
+    if match is None:
+        return None
+    import yaml  # a project dependency; imported here so `zoo --help` stays instant
+
+    data = yaml.safe_load(match.group(1))
+    return data if isinstance(data, dict) else {}
+
+
+# --------------------------------------------------------------------------------------------- storage
+
+
+class Repo:
+    """One repository on disk (see the module docstring for the layout)."""
+
+    def __init__(self, path: Path, kind: str, repo_id: str):
+        self.path, self.kind, self.repo_id = path, kind, repo_id
+
+    @property
+    def meta(self) -> dict:
+        return json.loads((self.path / "repo.json").read_text())
+
+    def refs(self) -> dict[str, dict[str, str]]:
+        return json.loads((self.path / "refs.json").read_text())
+
+    def write_refs(self, refs: dict) -> None:
+        write_atomic(self.path / "refs.json", json.dumps(refs, indent=1, sort_keys=True).encode())
+
+    # reading ---------------------------------------------------------------------------------------
+
+    def resolve(self, revision: str) -> str:
+        """Branch, tag, full or short (>= 4 hex digits) commit sha -> full commit sha."""
+        refs = self.refs()
+        for prefix, table in (("", "branches"), ("", "tags"), ("refs/heads/", "branches"), ("refs/tags/", "tags")):
+            if revision.startswith(prefix) and revision[len(prefix):] in refs[table]:
+                return refs[table][revision[len(prefix):]]
+        if _HEX.fullmatch(revision):
+            if len(revision) == 40 and (self.path / "commits" / f"{revision}.json").exists():
+                return revision
+            matches = [p.stem for p in (self.path / "commits").glob(f"{revision}*.json")]
+            if len(matches) == 1:
+                return matches[0]
+        raise HubError(404, f"revision {revision!r} not found in {self.repo_id}", "RevisionNotFound")
+
+    def commit(self, sha: str) -> dict:
+        return json.loads((self.path / "commits" / f"{sha}.json").read_text())
+
+    def files(self, sha: str) -> dict[str, dict]:
+        """``{path: {"oid", "size"}}`` of every file at commit ``sha``."""
+        return self.commit(sha)["files"]
+
+    def blob_path(self, oid: str) -> Path:
+        return self.path / "blobs" / oid[:2] / oid[2:]
+
+    def history(self, sha: str) -> list[tuple[str, dict]]:
+        """``(sha, commit)`` from ``sha`` back to the first commit, newest first (first parents)."""
+        out = []
+        while True:
+            record = self.commit(sha)
+            out.append((sha, record))
+            if not record["parents"]:
+                return out
+            sha = record["parents"][0]
+
+    # writing (the caller holds the storage lock) ---------------------------------------------------
+
+    def store_blob(self, data: bytes) -> str:
+        oid = git_blob_oid(data)
+        path = self.blob_path(oid)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, data)
+        return oid
+
+    def store_commit(self, files: dict[str, dict], parents: list[str], title: str, message: str) -> str:
+        record = {
+            "parents": parents,
+            "title": title,
+            "message": message,
+            "author": USER,
+            "date": now_iso(),
+            "files": dict(sorted(files.items())),
+        }
+        data = json.dumps(record, indent=1).encode()
+        sha = hashlib.sha1(b"commit\n" + data).hexdigest()
+        write_atomic(self.path / "commits" / f"{sha}.json", data)
+        return sha
+
+
+class Storage:
+    """All repositories under ``root``; creation, deletion and every ref update happen under one lock."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.root / ".tmp"
+        self.tmp.mkdir(exist_ok=True)
+        self.lock = threading.RLock()
+
+    def _path(self, kind: str, repo_id: str) -> Path:
+        return self.root / kind / repo_id
+
+    def get(self, kind: str, repo_id: str) -> Repo:
+        path = self._path(kind, repo_id)
+        if not (path / "refs.json").is_file():
+            raise HubError(404, f"repository {repo_id} ({REPO_TYPES[kind]}) not found", "RepoNotFound")
+        return Repo(path, kind, repo_id)
+
+    def list(self, kind: str) -> list[Repo]:
+        found = sorted((self.root / kind).glob("*/*/refs.json"))
+        return [Repo(p.parent, kind, f"{p.parent.parent.name}/{p.parent.name}") for p in found]
+
+    def create(
+        self,
+        kind: str,
+        repo_id: str,
+        private: bool = False,
+        files: dict[str, bytes] | None = None,
+        title: str = "initial commit",
+    ) -> Repo:
+        """Create a repository whose first commit holds ``files`` (default: a ``.gitattributes``)."""
+        check_repo_id(repo_id)
+        files = {".gitattributes": GITATTRIBUTES} if files is None else files
+        with self.lock:
+            final = self._path(kind, repo_id)
+            if final.exists():
+                raise HubError(409, f"repository {repo_id} already exists")
+            # Built in a temp folder and renamed into place: a repository exists completely or not at all.
+            staging = Repo(self.tmp / uuid.uuid4().hex, kind, repo_id)
+            try:
+                (staging.path / "commits").mkdir(parents=True)
+                meta = {"id": repo_id, "type": REPO_TYPES[kind], "private": bool(private), "createdAt": now_iso()}
+                write_atomic(staging.path / "repo.json", json.dumps(meta, indent=1).encode())
+                tree = {check_path(p): {"oid": staging.store_blob(d), "size": len(d)} for p, d in files.items()}
+                sha = staging.store_commit(tree, [], title, "")
+                staging.write_refs({"branches": {DEFAULT_BRANCH: sha}, "tags": {}})
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staging.path, final)
+            finally:
+                shutil.rmtree(staging.path, ignore_errors=True)
+        return Repo(final, kind, repo_id)
+
+    def delete(self, kind: str, repo_id: str) -> None:
+        with self.lock:
+            repo = self.get(kind, repo_id)
+            trash = self.tmp / uuid.uuid4().hex
+            os.rename(repo.path, trash)  # gone for readers at once; the files go after
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def seed(self, folder: str | os.PathLike) -> list[str]:
+        """Turn each ``folder/ORG/NAME/`` into model repository ``ORG/NAME`` with one initial commit.
+
+        Repositories that already exist are left alone; the seed folder is only read.
+        Returns the ids of the repositories created.
+        """
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"seed folder not found: {folder}")
+        created = []
+        for repo_dir in sorted(p for p in folder.glob("*/*") if p.is_dir()):
+            repo_id = f"{repo_dir.parent.name}/{repo_dir.name}"
+            if repo_id.startswith(".") or repo_dir.name.startswith(".") or self._path("models", repo_id).exists():
+                continue
+            files = {
+                f.relative_to(repo_dir).as_posix(): f.read_bytes()
+                for f in sorted(repo_dir.rglob("*"))
+                if f.is_file() and ".git" not in f.relative_to(repo_dir).parts
+            }
+            try:
+                self.create("models", repo_id, files=files, title=f"Seed {repo_id} from {folder.name}")
+            except HubError as error:
+                raise ValueError(f"cannot seed from {repo_dir}: {error.message}") from None
+            created.append(repo_id)
+        return created
+
+    # changes to an existing repository -------------------------------------------------------------
+
+    def commit(
+        self,
+        repo: Repo,
+        branch: str,
+        operations: Iterable[tuple[str, str, bytes | None]],
+        title: str,
+        message: str = "",
+        parent: str | None = None,
+    ) -> str:
+        """Apply ``(key, path, data)`` operations (``file``, ``deletedFile``, ``deletedFolder``) on ``branch``.
+
+        ``parent``, when given, must be the branch's head (else 412). Returns the new commit's sha.
+        """
+        with self.lock:
+            refs = repo.refs()
+            if branch not in refs["branches"]:
+                raise HubError(404, f"branch {branch!r} not found in {repo.repo_id}", "RevisionNotFound")
+            head = refs["branches"][branch]
+            if parent is not None and parent != head:
+                raise HubError(412, f"parent commit {parent} is not the head of {branch} ({head}): pull and retry")
+            files = dict(repo.files(head))
+            for key, path, data in operations:
+                if key == "file":
+                    files[path] = {"oid": repo.store_blob(data), "size": len(data)}
+                elif key == "deletedFile":
+                    if files.pop(path, None) is None:
+                        raise HubError(404, f"cannot delete {path!r}: no such file", "EntryNotFound", head)
+                else:  # deletedFolder
+                    prefix = path.rstrip("/") + "/"
+                    doomed = [p for p in files if p.startswith(prefix)]
+                    if not doomed:
+                        raise HubError(404, f"cannot delete folder {path!r}: no such folder", "EntryNotFound", head)
+                    for p in doomed:
+                        del files[p]
+            sha = repo.store_commit(files, [head], title, message)
+            refs["branches"][branch] = sha
+            repo.write_refs(refs)  # the one step that makes the commit visible
+        return sha
+
+    def set_ref(self, repo: Repo, table: str, name: str, sha: str | None, exist_ok: bool = False) -> None:
+        """Create (``sha``) or delete (``None``) branch or tag ``name``; 409 if it exists, 404 if missing."""
+        with self.lock:
+            refs = repo.refs()
+            if sha is None:
+                if name not in refs[table]:
+                    raise HubError(404, f"{table[:-1] if table == 'tags' else 'branch'} {name!r} not found",
+                                   "RevisionNotFound")
+                del refs[table][name]
+            else:
+                if name in refs["branches"] or name in refs["tags"]:
+                    raise HubError(409, f"a branch or tag named {name!r} already exists in {repo.repo_id}")
+                refs[table][name] = sha
+            repo.write_refs(refs)
+
+    def set_private(self, repo: Repo, private: bool) -> None:
+        with self.lock:
+            meta = repo.meta
+            meta["private"] = bool(private)
+            write_atomic(repo.path / "repo.json", json.dumps(meta, indent=1).encode())
