@@ -25,7 +25,7 @@ from gymnasium import spaces
 from zoo.errors import ZooError
 
 
-class DiscretizeObservation(gym.ObservationWrapper):
+class DiscretizeObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Replace a ``Box`` observation by the index of its cell in a grid of equal-width bins.
 
     Dimension ``i`` is cut into ``bins[i]`` equal intervals between ``low[i]`` and ``high[i]``; values
@@ -45,7 +45,8 @@ class DiscretizeObservation(gym.ObservationWrapper):
         low: float | Sequence[float] | None = None,
         high: float | Sequence[float] | None = None,
     ) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, bins=bins, low=low, high=high)
+        gym.ObservationWrapper.__init__(self, env)
         space = env.observation_space
         if not isinstance(space, spaces.Box):
             raise ZooError(f"DiscretizeObservation needs a Box observation space, got {space}")

@@ -1,0 +1,119 @@
+"""Exact evaluation from an env's transition table (``env.unwrapped.P`` of the toy-text envs).
+
+``P[s][a]`` lists the outcomes ``(probability, next_state, reward, terminated)`` of action ``a`` in
+state ``s``. With it the expected return of a policy is computed, not sampled:
+
+- :func:`policy_return`: the expected undiscounted return of a deterministic policy within a time
+  limit of ``horizon`` steps, from the env's initial-state distribution (Taxi's mean return,
+  FrozenLake's success probability within its step limit);
+- :func:`optimal_return`: the best expected return any policy can reach within ``horizon`` steps
+  (finite-horizon value iteration, the optimum the benchmarks compare against);
+- :func:`value_iteration`: the discounted optimal action values Q*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from zoo.errors import ZooError
+
+
+@dataclass
+class TransitionTable:
+    """``P`` as padded arrays: outcome ``k`` of ``(s, a)`` has probability ``probs[s, a, k]`` (0 = padding).
+
+    :param probs: ``(n_states, n_actions, n_outcomes)`` probabilities
+    :param next_states: next state of each outcome
+    :param rewards: reward of each outcome
+    :param terminated: whether each outcome ends the episode
+    :param initial: initial-state distribution, ``(n_states,)``
+    :param horizon: the env's time limit (``None``: none)
+    """
+
+    probs: np.ndarray
+    next_states: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    initial: np.ndarray
+    horizon: int | None
+
+    @property
+    def n_states(self) -> int:
+        return self.probs.shape[0]
+
+    @property
+    def n_actions(self) -> int:
+        return self.probs.shape[1]
+
+    def expected(self, values: np.ndarray) -> np.ndarray:
+        """``Q[s, a] = sum_k p_k (r_k + (not terminated_k) * values[s'_k])``, shape ``(n_states, n_actions)``."""
+        return (self.probs * (self.rewards + ~self.terminated * values[self.next_states])).sum(axis=2)
+
+
+def transition_table(env: gym.Env | str) -> TransitionTable:
+    """Read the transition table of a toy-text env (or env id): ``unwrapped.P`` and its initial distribution."""
+    if isinstance(env, str):
+        import zoo.envs  # noqa: F401  (the zoo's own envs)
+
+        env = gym.make(env)
+    horizon = env.spec.max_episode_steps if env.spec is not None else None
+    raw = env.unwrapped
+    table = getattr(raw, "P", None)
+    initial = getattr(raw, "initial_state_distrib", getattr(raw, "isd", None))
+    if table is None or initial is None:
+        raise ZooError(f"{env.spec.id if env.spec else raw} exposes no transition table (unwrapped.P and initial_state_distrib)")
+    n_states, n_actions = len(table), len(table[0])
+    n_outcomes = max(len(outcomes) for row in table.values() for outcomes in row.values())
+    shape = (n_states, n_actions, n_outcomes)
+    probs, rewards = np.zeros(shape), np.zeros(shape)
+    next_states, terminated = np.zeros(shape, dtype=np.int64), np.ones(shape, dtype=bool)
+    for s, row in table.items():
+        for a, outcomes in row.items():
+            for k, (p, s2, r, done) in enumerate(outcomes):
+                probs[s, a, k], next_states[s, a, k], rewards[s, a, k], terminated[s, a, k] = p, s2, r, done
+    return TransitionTable(probs, next_states, rewards, terminated, np.asarray(initial, dtype=np.float64), horizon)
+
+
+def policy_return(table: TransitionTable, actions: np.ndarray, horizon: int | None = None) -> float:
+    """Expected undiscounted return of the deterministic policy ``actions[s]`` within ``horizon`` steps.
+
+    :param table: the env's transition table
+    :param actions: the action in each state, ``(n_states,)`` (e.g. ``model.q_table.argmax(axis=1)``)
+    :param horizon: time limit; default the env's
+    """
+    horizon = _horizon(table, horizon)
+    values = np.zeros(table.n_states)
+    states = np.arange(table.n_states)
+    for _ in range(horizon):  # values[s]: expected return with the steps left
+        values = table.expected(values)[states, actions]
+    return float(table.initial @ values)
+
+
+def optimal_return(table: TransitionTable, horizon: int | None = None) -> float:
+    """Best expected undiscounted return within ``horizon`` steps (finite-horizon value iteration)."""
+    horizon = _horizon(table, horizon)
+    values = np.zeros(table.n_states)
+    for _ in range(horizon):
+        values = table.expected(values).max(axis=1)
+    return float(table.initial @ values)
+
+
+def value_iteration(table: TransitionTable, gamma: float, tolerance: float = 1e-10, max_iterations: int = 100_000) -> np.ndarray:
+    """Discounted optimal action values Q*, ``(n_states, n_actions)``."""
+    q = np.zeros((table.n_states, table.n_actions))
+    for _ in range(max_iterations):
+        new_q = (table.probs * (table.rewards + gamma * ~table.terminated * q.max(axis=1)[table.next_states])).sum(axis=2)
+        if np.max(np.abs(new_q - q)) < tolerance:
+            return new_q
+        q = new_q
+    return q
+
+
+def _horizon(table: TransitionTable, horizon: int | None) -> int:
+    horizon = table.horizon if horizon is None else horizon
+    if horizon is None:
+        raise ZooError("this env has no time limit: give the horizon to evaluate over")
+    return int(horizon)
