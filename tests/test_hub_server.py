@@ -281,6 +281,34 @@ def test_range_requests(hub_server):
     assert headers["ETag"].strip('"') == api.model_info(REPO, files_metadata=True).siblings[-1].blob_id
 
 
+def test_model_card_metadata_and_dataset_repos(hub_server):
+    api = HfApi(endpoint=hub_server.url)
+    api.create_repo(REPO)
+    card = b"---\nlibrary_name: stable-baselines3\ntags:\n- CartPole-v1\ndate: 2024-01-31\n---\n# PPO\n"
+    api.upload_file(path_or_fileobj=card, path_in_repo="README.md", repo_id=REPO)
+    info = api.model_info(REPO)
+    assert info.library_name == "stable-baselines3" and info.tags == ["CartPole-v1"]
+    assert info.card_data["date"] == "2024-01-31"
+
+    api.create_repo("zoo/episodes", repo_type="dataset")
+    api.upload_file(path_or_fileobj=b"1,2\n", path_in_repo="data/ep.csv", repo_id="zoo/episodes", repo_type="dataset")
+    path = hf_hub_download("zoo/episodes", "data/ep.csv", repo_type="dataset", endpoint=hub_server.url)
+    assert Path(path).read_bytes() == b"1,2\n"
+    assert not api.repo_exists("zoo/episodes")  # a model repo of that name does not exist
+    assert api.repo_exists("zoo/episodes", repo_type="dataset")
+
+
+def test_private_repos_need_the_token_when_the_server_has_one(hub_server_factory):
+    server = hub_server_factory(token="s3cret")
+    owner, anonymous = HfApi(endpoint=server.url, token="s3cret"), HfApi(endpoint=server.url, token=False)
+    owner.create_repo("zoo/secret", private=True)
+    owner.create_repo("zoo/open")
+    assert owner.model_info("zoo/secret").private is True
+    assert not anonymous.repo_exists("zoo/secret") and anonymous.repo_exists("zoo/open")
+    assert [m.id for m in anonymous.list_models(author="zoo")] == ["zoo/open"]
+    assert [m.id for m in owner.list_models(author="zoo")] == ["zoo/open", "zoo/secret"]
+
+
 # ----------------------------------------------------------------------------------- seeding and offline
 
 
@@ -319,7 +347,10 @@ def test_offline_mode_serves_from_cache(hub_server_factory, tmp_path: Path):
     commit = api.upload_file(path_or_fileobj=b'{"v": 1}', path_in_repo="config.json", repo_id=REPO).oid
     cache = tmp_path / "cache"
     hf_hub_download(REPO, "config.json", cache_dir=cache, endpoint=server.url)
-    server.stop()  # nothing to reach any more
+    server.stop()  # nothing to reach any more, kept-alive connections included
+    with pytest.raises(Exception) as caught:
+        api.model_info(REPO)
+    assert not isinstance(caught.value, HfHubHTTPError), "a stopped server answered"
     code = (
         "from huggingface_hub import hf_hub_download\n"
         f"p = hf_hub_download({REPO!r}, 'config.json', cache_dir={str(cache)!r})\n"

@@ -92,6 +92,7 @@ class HubServer:
                 self._httpd.shutdown()
                 self._thread.join()
             self._httpd.server_close()
+            self._httpd.close_connections()
         self._httpd, self._thread = None, None
 
     def __enter__(self) -> HubServer:

@@ -8,7 +8,9 @@ import hashlib
 import hmac
 import json
 import re
+import socket
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -54,8 +56,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.log_requests:
             super().log_message(format, *args)
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.responded = True
+        super().send_response(code, message)
+
     def _dispatch(self, method: str) -> None:
-        self.method = method
+        self.method, self.responded = method, False
         try:
             self.body = self._read_body()
             url = urlsplit(self.path)
@@ -63,13 +69,16 @@ class _Handler(BaseHTTPRequestHandler):
             segments = [unquote(s) for s in url.path.strip("/").split("/")]
             self.query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             self._route(method, segments)
-        except HubError as error:
-            self._send_error(error)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
-        except Exception as error:  # a bug here must not kill the server: 500 with the reason
-            print(f"hub server: {method} {self.path}: {type(error).__name__}: {error}", file=sys.stderr)
-            self._send_error(HubError(500, f"internal error: {type(error).__name__}: {error}"))
+        except Exception as error:
+            if self.responded:  # failed half-way through an answer: the client sees the connection drop
+                self.close_connection = True
+                return
+            if not isinstance(error, HubError):  # a bug or a disk problem must not kill the server: 500
+                print(f"hub server: {method} {self.path}: {type(error).__name__}: {error}", file=sys.stderr)
+                error = HubError(500, f"internal error: {type(error).__name__}: {error}")
+            self._send_error(error)
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -108,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _send_json(self, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(data).encode(), headers)
+        self._send(status, json.dumps(data, default=str).encode(), headers)  # str: dates in model cards
 
     def _send_error(self, error: HubError) -> None:
         headers = {"X-Error-Message": error.message.encode("latin-1", "replace").decode("latin-1")}
@@ -520,12 +529,34 @@ class _Unauthorized(HubError):
 
 
 class HTTPServer(ThreadingHTTPServer):
+    """One thread per connection; keeps the storage, the token and the open connections (to close on stop)."""
+
     daemon_threads = True
-    allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], storage: Storage, token: str | None, log_requests: bool):
         self.storage, self.token, self.log_requests = storage, token, log_requests
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: socket.socket, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End the kept-alive connections too, so that a stopped server answers nothing at all."""
+        with self.connections_lock:
+            for connection in self.connections:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def base_url(self, host_header: str | None = None) -> str:
         """The URL clients use: from their Host header (as they see us), else our own address."""

@@ -160,7 +160,7 @@ class Repo:
                 return out
             sha = record["parents"][0]
 
-    # writing (the caller holds the storage lock) ---------------------------------------------------
+    # writing (refs only under the storage lock) ----------------------------------------------------
 
     def store_blob(self, data: bytes) -> str:
         oid = git_blob_oid(data)
@@ -286,6 +286,12 @@ class Storage:
 
         ``parent``, when given, must be the branch's head (else 412). Returns the new commit's sha.
         """
+        # Blobs first, outside the lock: they are content-addressed, so writing one twice is harmless, and
+        # one that no commit uses in the end (a refused or failed commit) is only unused space.
+        operations = [
+            (key, path, {"oid": repo.store_blob(data), "size": len(data)} if key == "file" else None)
+            for key, path, data in operations
+        ]
         with self.lock:
             refs = repo.refs()
             if branch not in refs["branches"]:
@@ -294,9 +300,9 @@ class Storage:
             if parent is not None and parent != head:
                 raise HubError(412, f"parent commit {parent} is not the head of {branch} ({head}): pull and retry")
             files = dict(repo.files(head))
-            for key, path, data in operations:
+            for key, path, entry in operations:
                 if key == "file":
-                    files[path] = {"oid": repo.store_blob(data), "size": len(data)}
+                    files[path] = entry
                 elif key == "deletedFile":
                     if files.pop(path, None) is None:
                         raise HubError(404, f"cannot delete {path!r}: no such file", "EntryNotFound", head)
@@ -312,14 +318,14 @@ class Storage:
             repo.write_refs(refs)  # the one step that makes the commit visible
         return sha
 
-    def set_ref(self, repo: Repo, table: str, name: str, sha: str | None, exist_ok: bool = False) -> None:
+    def set_ref(self, repo: Repo, table: str, name: str, sha: str | None) -> None:
         """Create (``sha``) or delete (``None``) branch or tag ``name``; 409 if it exists, 404 if missing."""
         with self.lock:
             refs = repo.refs()
             if sha is None:
                 if name not in refs[table]:
-                    raise HubError(404, f"{table[:-1] if table == 'tags' else 'branch'} {name!r} not found",
-                                   "RevisionNotFound")
+                    kind = "tag" if table == "tags" else "branch"
+                    raise HubError(404, f"{kind} {name!r} not found in {repo.repo_id}", "RevisionNotFound")
                 del refs[table][name]
             else:
                 if name in refs["branches"] or name in refs["tags"]:
