@@ -154,6 +154,22 @@ def test_failed_commit_leaves_the_repo_at_its_previous_commit(hub_server, monkey
     assert api.upload_file(path_or_fileobj=b"new", path_in_repo="new.txt", repo_id=REPO).oid != before
 
 
+def test_concurrent_commits_all_land_in_one_linear_history(hub_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = HfApi(endpoint=hub_server.url)
+    api.create_repo(REPO)
+
+    def upload(i: int) -> str:
+        return api.upload_file(path_or_fileobj=f"{i}".encode(), path_in_repo=f"f{i}.txt", repo_id=REPO).oid
+
+    with ThreadPoolExecutor(8) as pool:
+        shas = set(pool.map(upload, range(8)))
+    commits = api.list_repo_commits(REPO)
+    assert len(shas) == 8 and {c.commit_id for c in commits[:8]} == shas and len(commits) == 9
+    assert sorted(api.list_repo_files(REPO)) == [".gitattributes"] + [f"f{i}.txt" for i in range(8)]
+
+
 def test_branches_tags_and_short_shas(hub_server):
     api = HfApi(endpoint=hub_server.url)
     api.create_repo(REPO)

@@ -243,6 +243,10 @@ class Storage:
             repo = self.get(kind, repo_id)
             trash = self.tmp / uuid.uuid4().hex
             os.rename(repo.path, trash)  # gone for readers at once; the files go after
+            try:
+                repo.path.parent.rmdir()  # the namespace folder, if that was its last repository
+            except OSError:
+                pass
         shutil.rmtree(trash, ignore_errors=True)
 
     def seed(self, folder: str | os.PathLike) -> list[str]:

@@ -83,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
         f"{'need the token' if token else 'are open'}). Clients: HF_ENDPOINT={server.url}. Ctrl-C stops it.",
         flush=True,
     )
+    if not token and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"Warning: listening on {args.host} without --token: anyone who can reach it can write.", file=sys.stderr)
     # SIGTERM (e.g. from a process manager) stops it as cleanly as Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
