@@ -314,6 +314,17 @@ def test_model_card_metadata_and_dataset_repos(hub_server):
     assert api.repo_exists("zoo/episodes", repo_type="dataset")
 
 
+def test_move_and_delete_repo(hub_server):
+    api = HfApi(endpoint=hub_server.url)
+    api.create_repo(REPO)
+    head = api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=REPO).oid
+    api.move_repo(REPO, "other/moved")
+    assert not api.repo_exists(REPO) and api.model_info("other/moved").sha == head
+    api.delete_repo("other/moved")
+    assert not api.repo_exists("other/moved")
+    assert sorted(p.name for p in (Path(hub_server.root) / "models").iterdir()) == []  # no empty namespaces left
+
+
 def test_private_repos_need_the_token_when_the_server_has_one(hub_server_factory):
     server = hub_server_factory(token="s3cret")
     owner, anonymous = HfApi(endpoint=server.url, token="s3cret"), HfApi(endpoint=server.url, token=False)

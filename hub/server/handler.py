@@ -172,6 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
             ("POST", "validate-yaml"): self._validate_yaml,
             ("POST", "repos/create"): self._create_repo,
             ("DELETE", "repos/delete"): self._delete_repo,
+            ("POST", "repos/move"): self._move_repo,
         }
         if (method, "/".join(seg)) in simple:
             return simple[(method, "/".join(seg))]()
@@ -263,6 +264,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._require_write()
         kind, repo_id = self._repo_kind_and_id(self._json_body())
         self.server.storage.delete(kind, repo_id)
+        self._send_json({})
+
+    def _move_repo(self) -> None:
+        self._require_write()
+        body = self._json_body()
+        old, new = body.get("fromRepo"), body.get("toRepo")
+        if not isinstance(old, str) or not isinstance(new, str):
+            raise HubError(400, "the request needs 'fromRepo' and 'toRepo' (namespace/name)")
+        kind, _ = self._repo_kind_and_id({"type": body.get("type"), "name": "x"})
+        self.server.storage.move(kind, old, new)
         self._send_json({})
 
     def _settings(self, repo: Repo) -> None:

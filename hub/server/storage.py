@@ -249,6 +249,23 @@ class Storage:
                 pass
         shutil.rmtree(trash, ignore_errors=True)
 
+    def move(self, kind: str, old_id: str, new_id: str) -> None:
+        """Rename repository ``old_id`` to ``new_id`` (history, branches and tags go with it)."""
+        check_repo_id(new_id)
+        with self.lock:
+            repo, final = self.get(kind, old_id), self._path(kind, new_id)
+            if final.exists():
+                raise HubError(409, f"repository {new_id} already exists")
+            meta = repo.meta
+            meta["id"] = new_id
+            write_atomic(repo.path / "repo.json", json.dumps(meta, indent=1).encode())
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(repo.path, final)
+            try:
+                repo.path.parent.rmdir()
+            except OSError:
+                pass
+
     def seed(self, folder: str | os.PathLike) -> list[str]:
         """Turn each ``folder/ORG/NAME/`` into model repository ``ORG/NAME`` with one initial commit.
 
