@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -67,14 +68,17 @@ def _head(api: HfApi, repo_id: str = REPO, revision: str = "main") -> str:
 def test_conformance_checker_passes(tmp_path: Path, mode: str, extra_env: dict[str, str]):
     """The project's conformance checker (real client, 43 checks) passes against `zoo hub serve`."""
     assert CHECK_HUB.is_file(), f"conformance checker not found: {CHECK_HUB}"
-    server_cmd = f"{sys.executable} -m zoo hub serve --root {{root}} --port 0 --port-file {{port_file}} --quiet"
+    python = shlex.quote(sys.executable)
+    server_cmd = f"{python} -m zoo hub serve --root {{root}} --port 0 --port-file {{port_file}} --quiet"
+    checker = [sys.executable, str(CHECK_HUB), "--mode", mode, "--big-mb", "1", "--timeout", "120"]
     result = subprocess.run(
-        [sys.executable, str(CHECK_HUB), "--mode", mode, "--big-mb", "1", "--timeout", "120", "--server-cmd", server_cmd],
+        [*checker, "--server-cmd", server_cmd],
         cwd=REPO_ROOT, env=_env(**extra_env), capture_output=True, text=True, timeout=180,
     )
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     failures = [line for line in result.stdout.splitlines() if line.startswith("[FAIL]")]
-    assert result.returncode == 0 and summary.endswith(" 0 failed"), "\n".join([*failures, summary, result.stderr[-2000:]])
+    report = "\n".join([*failures, summary, result.stderr[-2000:]])
+    assert result.returncode == 0 and summary.endswith(" 0 failed"), report
     assert int(summary.split()[0]) >= 40  # the checks really ran
 
 
@@ -275,7 +279,8 @@ def test_bad_paths_and_unknown_repos_get_clear_errors(hub_server):
     assert not list(Path(hub_server.root).rglob("escape.txt"))
     status, headers, _ = _http("GET", f"{hub_server.url}/zoo/nope/resolve/main/x.txt")
     assert status == 404 and headers["X-Error-Code"] == "RepoNotFound"
-    status, _, answer = _http("POST", f"{hub_server.url}/api/repos/create", b'{"name": "bad name!", "organization": "zoo"}')
+    bad_name = b'{"name": "bad name!", "organization": "zoo"}'
+    status, _, answer = _http("POST", f"{hub_server.url}/api/repos/create", bad_name)
     assert status == 400 and b"invalid repository id" in answer
     status, _, answer = _http("POST", url, _ndjson({"key": "header", "value": {"summary": "x"}},
                                                      {"key": "lfsFile", "value": {"path": "big.bin"}}))
@@ -340,7 +345,10 @@ def test_private_repos_need_the_token_when_the_server_has_one(hub_server_factory
 
 
 def test_seeded_from_fixtures_folder(hub_agents_server):
-    files_before = sorted((p.relative_to(FIXTURES_AGENTS), p.stat().st_mtime) for p in FIXTURES_AGENTS.rglob("*"))
+    def listing() -> list:
+        return sorted((p.relative_to(FIXTURES_AGENTS), p.stat().st_mtime) for p in FIXTURES_AGENTS.rglob("*"))
+
+    files_before = listing()
     path = hf_hub_download(repo_id="sb3/ppo-CartPole-v1", filename="ppo-CartPole-v1.zip")  # default endpoint
     assert Path(path).read_bytes() == (FIXTURES_AGENTS / "sb3" / "ppo-CartPole-v1" / "ppo-CartPole-v1.zip").read_bytes()
 
@@ -350,7 +358,7 @@ def test_seeded_from_fixtures_folder(hub_agents_server):
     assert len(api.list_repo_commits("sb3/ppo-CartPole-v1")) == 1
     seed_files = sorted(p.name for p in (FIXTURES_AGENTS / "sb3" / "a2c-Pendulum-v1").iterdir())
     assert sorted(api.list_repo_files("sb3/a2c-Pendulum-v1")) == seed_files
-    assert sorted((p.relative_to(FIXTURES_AGENTS), p.stat().st_mtime) for p in FIXTURES_AGENTS.rglob("*")) == files_before
+    assert listing() == files_before  # the seed folder is only read
 
 
 def test_restart_keeps_data_and_seeding_is_idempotent(tmp_path: Path):
