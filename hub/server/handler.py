@@ -548,6 +548,8 @@ class HTTPServer(ThreadingHTTPServer):
         self.storage, self.token, self.log_requests = storage, token, log_requests
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
     def process_request(self, request: socket.socket, client_address: Any) -> None:
