@@ -57,20 +57,29 @@ class HubServer:
         self.seeded = self.storage.seed(seed) if seed is not None else []
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._url: str | None = None
+        self._port: int | None = None
 
     def bind(self) -> HubServer:
         """Open the listening socket (raises OSError if the port is taken)."""
         if self._httpd is None:
             self._httpd = HTTPServer((self.host, self.requested_port), self.storage, self.token, self.log_requests)
+            self._url, self._port = self._httpd.base_url(), self._httpd.server_address[1]
         return self
 
     @property
     def port(self) -> int:
-        return self.bind()._httpd.server_address[1]
+        """The port it listens (or, once stopped, listened) on; binds first if it has not yet."""
+        if self._port is None:
+            self.bind()
+        return self._port
 
     @property
     def url(self) -> str:
-        return self.bind()._httpd.base_url()
+        """``http://HOST:PORT``, the endpoint for clients; binds first if it has not yet."""
+        if self._url is None:
+            self.bind()
+        return self._url
 
     def start(self) -> HubServer:
         """Serve in a daemon thread; returns self."""
