@@ -49,6 +49,8 @@ ALLOWED_NAMES = {
         "ReLU", "Tanh", "ELU", "LeakyReLU", "SiLU", "GELU", "Sigmoid", "Softplus", "Mish", "SELU", "Identity")},
     **{f"{prefix}.{name}": f"torch.optim:{name}" for prefix in ("optim", "th.optim", "torch.optim") for name in (
         "Adam", "AdamW", "RMSprop", "SGD")},
+    **{name: f"stable_baselines3.common.buffers:{name}" for name in ("ReplayBuffer", "DictReplayBuffer")},
+    "HerReplayBuffer": "stable_baselines3:HerReplayBuffer",
     "RMSpropTFLike": "stable_baselines3.common.sb2_compat.rmsprop_tf_like:RMSpropTFLike",
     "NatureCNN": "stable_baselines3.common.torch_layers:NatureCNN",
     "FlattenExtractor": "stable_baselines3.common.torch_layers:FlattenExtractor",
@@ -403,11 +405,11 @@ def build_hyperparams(
     for key, value in raw.items():
         if key in ZOO_KEYS:
             continue
-        if key == "policy_kwargs":
-            algo_kwargs[key] = parse_policy_kwargs(value, f"{where}: policy_kwargs")
+        if key.endswith("_kwargs"):  # policy_kwargs, replay_buffer_kwargs, ...
+            algo_kwargs[key] = parse_policy_kwargs(value, f"{where}: {key}")
             continue
         if key == "replay_buffer_class" and isinstance(value, str):
-            value = resolve_name(value, f"{where}: replay_buffer_class")
+            value = _allowed_name(value, f"{where}: {key}") if value in ALLOWED_NAMES else resolve_name(value, f"{where}: {key}")
         kinds = _expected_kinds(params[key])
         value = _coerce(parse_schedule(value), kinds)
         if kinds is not None and not _matches(value, kinds):

@@ -46,6 +46,7 @@ class TrainOptions:
     :param progress: show a progress bar
     :param tensorboard_log: TensorBoard log folder, or ``None``
     :param verbose: 0 quiet, 1 SB3's training logs
+    :param num_threads: torch CPU threads (small networks train fastest on one; <= 0 keeps torch's default)
     """
 
     algo: str
@@ -65,6 +66,7 @@ class TrainOptions:
     progress: bool = False
     tensorboard_log: str | None = None
     verbose: int = 1
+    num_threads: int = 1
 
 
 @dataclass
@@ -119,6 +121,13 @@ def make_eval_env(hp: Hyperparams, options: TrainOptions, seed: int) -> VecEnv:
         hp.env_id, options.n_eval_envs, hyperparams=hp.raw, env_kwargs=options.env_kwargs,
         seed=seed + 10_000, training=False,
     )
+
+
+def set_threads(num_threads: int) -> None:
+    if num_threads > 0:
+        import torch
+
+        torch.set_num_threads(num_threads)
 
 
 def build_model(spec: AlgoSpec, hp: Hyperparams, env: VecEnv, options: TrainOptions, seed: int) -> BaseAlgorithm:
@@ -179,7 +188,12 @@ def learn(model: BaseAlgorithm, total_timesteps: int, callbacks: list[BaseCallba
 
 
 def finish(model: BaseAlgorithm, hp: Hyperparams, run_folder: Path, eval_env: VecEnv, eval_episodes: int) -> TrainResult:
-    """Save the final model (and normalisation statistics) and evaluate it."""
+    """Save the final model (and normalisation statistics) and evaluate it.
+
+    A last checkpoint is saved too, so that a run extended later (a larger ``n_timesteps`` in its
+    ``config.yml``) resumes from where it ended.
+    """
+    runs.save_checkpoint(model, run_folder)
     runs.save_model(model, run_folder / f"{runs.safe_env_name(hp.env_id)}.zip")
     train_env = model.get_env()
     if model.get_vec_normalize_env() is not None:
@@ -202,6 +216,7 @@ def train(options: TrainOptions) -> TrainResult:
         overrides["n_timesteps"] = options.n_timesteps
     hp = load_hyperparams(spec.name, options.env_id, options.conf_file, overrides)
     seed = options.seed if options.seed is not None else int(np.random.randint(2**31 - 1))
+    set_threads(options.num_threads)
 
     run_folder = runs.new_run_folder(options.log_folder, spec.name, options.env_id)
     runs.write_yaml(run_folder / "args.yml", {**dataclasses.asdict(options), "algo": spec.name, "seed": seed})
@@ -242,6 +257,7 @@ def resume(run_folder: str | Path, device: str | None = None, progress: bool = F
     if steps >= hp.n_timesteps:
         raise ZooError(f"{run_folder} already reached its {hp.n_timesteps} steps")
     files = runs.checkpoint_files(run_folder, steps)
+    set_threads(options.num_threads)
     env = make_train_env(hp, options, run_folder, options.seed + steps, resume_from=files["vecnormalize"])
     eval_env = make_eval_env(hp, options, options.seed)
     model = spec.load().load(files["model"], env=env, device=options.device, tensorboard_log=options.tensorboard_log)

@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-P", "--progress", action="store_true", help="show a progress bar")
     parser.add_argument("--tensorboard-log", default=None, help="TensorBoard log folder")
     parser.add_argument("--resume", metavar="RUN_FOLDER", help="continue a run from its last checkpoint")
+    parser.add_argument("--num-threads", type=int, default=1,
+                        help="torch CPU threads (default 1: fastest for small networks; 0: torch's default)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no training logs")
 
 
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                 hyperparams=parse_assignments(args.hyperparams, "--hyperparams"),
                 env_kwargs=parse_assignments(args.env_kwargs, "--env-kwargs"), conf_file=args.conf_file,
                 vec_env=args.vec_env, device=args.device, progress=args.progress,
-                tensorboard_log=args.tensorboard_log, verbose=verbose,
+                tensorboard_log=args.tensorboard_log, verbose=verbose, num_threads=args.num_threads,
             )
             result = train(options)
     except TrainingInterrupted as stop:
