@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+# One thread per process: the test suite runs on 2 shared cores, where torch's thread pools only fight.
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The pretrained agents laid out as ``ORG/NAME/files`` (read-only; ``shared/`` sits beside the clone).
 FIXTURES_AGENTS = REPO_ROOT.parent / "shared" / "fixtures" / "sb3-zoo-agents"
@@ -93,3 +97,9 @@ def hub_agents_server(hub_server_factory):
     if not FIXTURES_AGENTS.is_dir():
         pytest.fail(f"fixtures folder not found: {FIXTURES_AGENTS} (shared/ must sit beside the clone)")
     return hub_server_factory(seed=FIXTURES_AGENTS)
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(1)
