@@ -207,20 +207,24 @@ def download(
         if is_offline():
             folder = snapshot_download(revision=revision, local_files_only=True, **common)
         else:
-            try:
-                info = HfApi(endpoint=url, token=token).model_info(repo_id, revision=revision, files_metadata=True)
+            try:  # resolves the revision once, records branch -> commit in the cache, downloads that commit
+                folder = snapshot_download(revision=revision, **common)
             except Exception as error:  # server down: the cache may still hold this revision
-                if type(error).__module__.startswith(("httpx", "httpcore")) or isinstance(error, OSError):
-                    try:
-                        folder = snapshot_download(revision=revision, local_files_only=True, **common)
-                    except Exception:
-                        raise error from None
-                    info = None
-                else:
+                if not (type(error).__module__.startswith(("httpx", "httpcore")) or isinstance(error, OSError)):
                     raise
-            if info is not None:
-                siblings = info.siblings
-                folder = snapshot_download(revision=info.sha, **common)
+                try:
+                    folder = snapshot_download(revision=revision, local_files_only=True, **common)
+                except Exception:
+                    raise error from None
+            else:
+                try:
+                    info = HfApi(endpoint=url, token=token).model_info(
+                        repo_id, revision=Path(folder).name, files_metadata=True
+                    )
+                    siblings = info.siblings
+                except Exception as error:  # the client fell back on its cache: check blobs by their names
+                    if not (type(error).__module__.startswith(("httpx", "httpcore")) or isinstance(error, OSError)):
+                        raise
     folder = Path(folder)
     snapshot = Snapshot(folder=folder, repo_id=repo_id, commit=folder.name)
     verify_snapshot(snapshot, siblings)

@@ -100,6 +100,19 @@ class NormalizationStats:
             wrapped.ret_rms = self.ret_rms.to_sb3()
         return wrapped
 
+    def to_sb3_pickle(self, env_id: str, env_kwargs: dict[str, Any] | None = None) -> bytes:
+        """These statistics pickled the way ``VecNormalize.save`` writes them (``training=True``, as trained),
+        for tools that expect ``vec_normalize.pkl``; made here from plain numbers, so it holds nothing else."""
+        import gymnasium as gym
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        venv = DummyVecEnv([lambda: gym.make(env_id, **(env_kwargs or {}))])
+        wrapped = self.wrap(venv)
+        wrapped.training, wrapped.norm_reward = True, self.norm_reward
+        data = pickle.dumps(wrapped)  # VecNormalize.__getstate__ leaves the env out
+        venv.close()
+        return data
+
     @classmethod
     def from_vec_normalize(cls, vec_normalize: Any) -> NormalizationStats:
         """The statistics of a live ``VecNormalize``."""

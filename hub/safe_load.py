@@ -40,28 +40,18 @@ class UnsafeCheckpointError(ZooError):
 
 
 def _allowed_classes() -> dict[str, type]:
-    """Full dotted name -> class, for the classes a policy's keyword arguments may name."""
-    from stable_baselines3.common import torch_layers
-    from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+    """Full dotted name -> class, for the classes a policy's keyword arguments may name.
 
-    classes: list[type] = [
-        # activation functions
-        th.nn.ReLU, th.nn.Tanh, th.nn.ELU, th.nn.LeakyReLU, th.nn.SiLU, th.nn.GELU, th.nn.Sigmoid,
-        th.nn.Softplus, th.nn.Identity, th.nn.Hardtanh, th.nn.SELU, th.nn.Mish, th.nn.ReLU6,
-        # optimizers
-        th.optim.Adam, th.optim.AdamW, th.optim.RMSprop, th.optim.SGD, RMSpropTFLike,
-        # features extractors
-        torch_layers.FlattenExtractor, torch_layers.NatureCNN, torch_layers.CombinedExtractor,
-    ]
-    table = {f"{cls.__module__}.{cls.__qualname__}": cls for cls in classes}
-    # the short spellings used in RL Baselines3 Zoo configs: nn.ReLU, th.nn.Tanh, torch.optim.Adam
-    for cls in classes:
-        if cls.__module__.startswith("torch.nn"):
-            for prefix in ("nn", "th.nn", "torch.nn"):
-                table[f"{prefix}.{cls.__name__}"] = cls
-        elif cls.__module__.startswith("torch.optim"):
-            for prefix in ("optim", "th.optim", "torch.optim"):
-                table[f"{prefix}.{cls.__name__}"] = cls
+    The same allow-list as the configs' (:data:`zoo.config.ALLOWED_NAMES`), keyed by the names
+    ``str(cls)`` prints in SB3's ``data`` (``torch.nn.modules.activation.ReLU``) and the short ones (``nn.ReLU``).
+    """
+    from zoo.config import ALLOWED_NAMES, resolve_name
+
+    table: dict[str, type] = {}
+    for short_name, target in ALLOWED_NAMES.items():
+        cls = resolve_name(target, "allow-list")
+        table[short_name] = cls
+        table[f"{cls.__module__}.{cls.__qualname__}"] = cls
     return table
 
 

@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "enjoy": ("zoo.commands.enjoy", "run a trained or pretrained agent"),
     "list": ("zoo.commands.list", "algorithms, configured envs and pretrained agents"),
     "hub": ("zoo.commands.hub", "run a Hugging Face Hub-compatible server"),
+    "push": ("zoo.commands.push", "evaluate an agent and publish it to a Hub repository"),
+    "pull": ("zoo.commands.pull", "download an agent from the Hub into a run folder"),
 }
 
 

@@ -1,0 +1,79 @@
+"""The model card (``README.md``) of an agent's Hub repository.
+
+Its YAML front matter is what the Hub reads: ``library_name``, ``tags`` and a ``model-index`` whose
+``mean_reward`` metric is written ``"X.XX +/- Y.YY"`` (the form the Hub's RL leaderboard parses).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+def metadata(algo_title: str, env_id: str, algo: str, mean_reward: float, std_reward: float) -> dict[str, Any]:
+    """The card's front matter."""
+    return {
+        "library_name": "stable-baselines3",
+        "tags": [env_id, "reinforcement-learning", "deep-reinforcement-learning", "stable-baselines3", algo,
+                 "agent-zoo"],
+        "model-index": [{
+            "name": algo_title,
+            "results": [{
+                "task": {"type": "reinforcement-learning", "name": "reinforcement-learning"},
+                "dataset": {"name": env_id, "type": env_id},
+                "metrics": [{"type": "mean_reward", "value": f"{mean_reward:.2f} +/- {std_reward:.2f}",
+                             "name": "mean_reward", "verified": False}],
+            }],
+        }],
+    }
+
+
+def model_card(repo_id: str, algo: str, algo_title: str, env_id: str, results: dict[str, Any],
+               hyperparams: dict[str, Any], has_video: bool) -> str:
+    """The whole ``README.md``: front matter, what the agent is, its score, how to load it."""
+    front = yaml.safe_dump(metadata(algo_title, env_id, algo, results["mean_reward"], results["std_reward"]),
+                           sort_keys=False)
+    mode = "deterministic" if results["deterministic"] else "stochastic"
+    config = yaml.safe_dump(hyperparams, sort_keys=True, default_flow_style=False).strip() or "{}"
+    video = "\n![replay](replay.mp4)\n" if has_video else ""
+    return f"""---
+{front}---
+
+# **{algo_title}** agent playing **{env_id}**
+
+A trained **{algo_title}** agent for **{env_id}**, from the agent zoo (Stable-Baselines3 compatible).
+Mean return **{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}** over {results['n_eval_episodes']} \
+{mode} episodes, measured when it was published ({results['eval_datetime']}).
+{video}
+## Usage
+
+Run it (the zoo downloads it once, then works offline from the Hugging Face cache):
+
+```bash
+zoo enjoy --repo-id {repo_id}
+zoo pull --repo-id {repo_id} -f logs/      # into a run folder, to continue training
+```
+
+In Python, as an ordinary Stable-Baselines3 model (loaded without unpickling anything):
+
+```python
+from hub import load_from_hub
+
+model = load_from_hub("{repo_id}")
+```
+
+## Files
+
+- `{algo}-{env_id.replace('/', '-')}.zip`: the Stable-Baselines3 checkpoint
+- `config.yml`, `env_kwargs.yml`: the hyperparameters and environment arguments it was trained with
+- `vec_normalize.pkl` / `vec_normalize.json` (when it normalises observations): the statistics, in SB3's
+  pickled form and in the zoo's readable form
+- `results.json`: the evaluation above
+
+## Hyperparameters
+
+```yaml
+{config}
+```
+"""
