@@ -157,7 +157,7 @@ def _policy_class(algo_class: type, entry: Any, fallback_name: str | None) -> ty
         name = match.group(1) if match else None
     elif isinstance(entry, str):
         name = entry
-    if name not in candidates and fallback_name in candidates:
+    if entry is None and fallback_name in candidates:  # no policy_class saved at all: the config names it
         name = fallback_name
     if name not in candidates:
         raise UnsafeCheckpointError(
@@ -267,7 +267,7 @@ def load_sb3_zip(
     :param algo_class: the ``BaseAlgorithm`` subclass it was saved from
     :param device: torch device for the policy
     :param fallback_hyperparams: hyperparameters (``config.yml``) used where ``data`` holds only a pickle;
-        also names the policy (``policy``) when ``data`` does not say it readably
+        also names the policy (``policy``) when ``data`` has no ``policy_class`` at all
     :param verbose: verbosity of the returned model
     :return: the model, ready for ``predict`` (and for ``learn`` once given an env with ``set_env``)
     """
