@@ -1,0 +1,174 @@
+"""Push, pull, enjoy through the real huggingface_hub client against the project's Hub server.
+
+Covers: the push -> pull -> enjoy round trip of the command line, revision pinning, the offline cache,
+hash checks of downloads, the model card, and one clear line for each failure (unknown repository,
+missing file, bad revision, server down, token refused, a push that loses a race).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+import yaml
+from stable_baselines3 import PPO
+
+from hub.client import download
+from hub.loading import load_agent, load_from_hub
+from hub.push import push_to_hub
+from zoo.cli import main
+from zoo.errors import ZooError
+
+
+def _model(seed: int) -> PPO:
+    return PPO("MlpPolicy", gym.make("CartPole-v1"), n_steps=32, batch_size=32, seed=seed, device="cpu",
+               policy_kwargs={"net_arch": [8]})
+
+
+def _push(model: PPO, repo_id: str, **kwargs):
+    hyperparams = {"policy": "MlpPolicy", "n_timesteps": 1000, "n_steps": 32, "batch_size": 32,
+                   "policy_kwargs": "dict(net_arch=[8])"}
+    return push_to_hub(model, repo_id, env_id="CartPole-v1", hyperparams=hyperparams, n_eval_episodes=2,
+                       video=False, **kwargs)
+
+
+def _same_weights(a, b) -> bool:
+    return all(th.equal(v, b.policy.state_dict()[k]) for k, v in a.policy.state_dict().items())
+
+
+def test_cli_push_pull_enjoy_round_trip(hub_server, tmp_path, capsys):
+    logs = tmp_path / "logs"
+    assert main(["train", "--algo", "ppo", "--env", "CartPole-v1", "-n", "256", "-f", str(logs), "--seed", "1",
+                 "--eval-freq", "-1", "--save-freq", "-1", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["push", "--algo", "ppo", "--env", "CartPole-v1", "-f", str(logs), "--repo-id",
+                 "my-org/ppo-CartPole-v1", "--n-eval-episodes", "2", "--no-video"]) == 0
+    sha = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(r"[0-9a-f]{40}", sha)
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=hub_server.url)
+    assert api.model_info("my-org/ppo-CartPole-v1").sha == sha
+    files = set(api.list_repo_files("my-org/ppo-CartPole-v1"))
+    assert {"ppo-CartPole-v1.zip", "config.yml", "env_kwargs.yml", "results.json", "README.md"} <= files
+    assert len(api.list_repo_commits("my-org/ppo-CartPole-v1")) == 2  # the initial commit, then ONE push
+
+    assert main(["pull", "--repo-id", "my-org/ppo-CartPole-v1", "-f", str(tmp_path / "pulled")]) == 0
+    assert sha in capsys.readouterr().out
+    run_folder = tmp_path / "pulled" / "ppo" / "CartPole-v1_1"
+    assert (run_folder / "CartPole-v1.zip").is_file() and (run_folder / "checkpoints").is_dir()
+    assert yaml.safe_load((run_folder / "hub.yml").read_text())["commit"] == sha
+    trained = PPO.load(logs / "ppo" / "CartPole-v1_1" / "CartPole-v1.zip", device="cpu")
+    assert _same_weights(PPO.load(run_folder / "CartPole-v1.zip", device="cpu"), trained)
+
+    assert main(["enjoy", "--folder", str(run_folder), "-n", "20", "--no-render"]) == 0
+    assert main(["enjoy", "--repo-id", "my-org/ppo-CartPole-v1", "--revision", sha, "-n", "20", "--no-render"]) == 0
+
+
+def test_revision_pinning_and_offline_cache(hub_server, monkeypatch):
+    first, second = _model(0), _model(1)
+    assert not _same_weights(first, second)
+    sha1 = _push(first, "zoo-test/ppo-CartPole-v1").commit
+    sha2 = _push(second, "zoo-test/ppo-CartPole-v1").commit
+    assert sha1 != sha2
+    assert _same_weights(load_from_hub("zoo-test/ppo-CartPole-v1", revision=sha1, device="cpu"), first)
+    assert _same_weights(load_from_hub("zoo-test/ppo-CartPole-v1", device="cpu"), second)
+    assert load_agent("zoo-test/ppo-CartPole-v1", revision=sha1[:12], device="cpu").commit == sha1
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # from the cache only: pinned and by branch
+    assert _same_weights(load_from_hub("zoo-test/ppo-CartPole-v1", revision=sha1, device="cpu"), first)
+    assert _same_weights(load_from_hub("zoo-test/ppo-CartPole-v1", device="cpu"), second)
+    with pytest.raises(ZooError, match="not in the local cache and HF_HUB_OFFLINE is set"):
+        load_agent("zoo-test/never-downloaded")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    hub_server.stop()  # server down: what is cached still loads, the rest is one clear line
+    assert _same_weights(load_from_hub("zoo-test/ppo-CartPole-v1", revision=sha1, device="cpu"), first)
+    with pytest.raises(ZooError, match="cannot be reached|cannot reach"):
+        load_agent("zoo-test/other-agent")
+
+
+def test_model_card_and_results(hub_server, tmp_path):
+    result = _push(_model(0), "zoo-test/ppo-CartPole-v1", local_dir=tmp_path)
+    folder = tmp_path / "zoo-test" / "ppo-CartPole-v1"
+    results = json.loads((folder / "results.json").read_text())
+    assert results == result.results and results["n_eval_episodes"] == 2 and results["deterministic"] is True
+    assert {"mean_reward", "std_reward", "eval_datetime"} <= set(results)
+    card = (folder / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["library_name"] == "stable-baselines3"
+    assert {"reinforcement-learning", "ppo", "CartPole-v1", "stable-baselines3"} <= set(meta["tags"])
+    metric = meta["model-index"][0]["results"][0]["metrics"][0]
+    assert metric["type"] == "mean_reward"
+    assert metric["value"] == f"{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}"
+    assert 'load_from_hub("zoo-test/ppo-CartPole-v1")' in card
+    assert load_agent(folder, device="cpu").results == results
+
+
+def test_failures_are_one_clear_line(hub_server, hub_server_factory, monkeypatch, tmp_path):
+    sha = _push(_model(0), "zoo-test/ppo-CartPole-v1").commit
+    cases = {
+        "sb3/does-not-exist": ("repository sb3/does-not-exist not found", None),
+        "zoo-test/ppo-CartPole-v1": ("revision 'no-such-branch' not found", "no-such-branch"),
+        "not a repo id": ("must look like ORG/NAME", None),
+    }
+    for repo_id, (message, revision) in cases.items():
+        with pytest.raises(ZooError, match=re.escape(message)) as caught:
+            load_agent(repo_id, revision=revision)
+        assert "\n" not in str(caught.value)
+    with pytest.raises(ZooError, match="file not found"):
+        from hub.client import hub_errors
+        from huggingface_hub import hf_hub_download
+
+        with hub_errors("zoo-test/ppo-CartPole-v1", sha, hub_server.url):
+            hf_hub_download("zoo-test/ppo-CartPole-v1", "missing.txt", revision=sha)
+
+    guarded = hub_server_factory(token="s3cret")
+    with pytest.raises(ZooError, match="refused the token"):
+        _push(_model(0), "zoo-test/ppo-CartPole-v1", endpoint=guarded.url, token="wrong")
+    assert _push(_model(0), "zoo-test/ppo-CartPole-v1", endpoint=guarded.url, token="s3cret").commit
+
+
+def test_a_push_that_loses_a_race_changes_nothing(hub_server, monkeypatch):
+    """The commit names its parent: if the repository moved meanwhile, the Hub refuses it whole."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    sha1 = _push(_model(0), "zoo-test/ppo-CartPole-v1").commit
+    api = HfApi(endpoint=hub_server.url)
+    real_model_info = HfApi.model_info
+    state = {}
+
+    def model_info_then_someone_else_pushes(self, repo_id, *args, **kwargs):
+        info = real_model_info(self, repo_id, *args, **kwargs)
+        if not state:
+            state["other"] = api.create_commit(repo_id, [CommitOperationAdd("notes.txt", b"hello")],
+                                               commit_message="someone else").oid
+        return info
+
+    monkeypatch.setattr(HfApi, "model_info", model_info_then_someone_else_pushes)
+    with pytest.raises(ZooError, match="changed .* while pushing; nothing was committed"):
+        _push(_model(1), "zoo-test/ppo-CartPole-v1")
+    monkeypatch.setattr(HfApi, "model_info", real_model_info)
+    assert api.model_info("zoo-test/ppo-CartPole-v1").sha == state["other"] != sha1
+    assert _same_weights(load_from_hub("zoo-test/ppo-CartPole-v1", device="cpu"), _model(0))
+
+
+def test_a_corrupt_download_is_caught_and_removed(hub_server):
+    _push(_model(0), "zoo-test/ppo-CartPole-v1")
+    snapshot = download("zoo-test/ppo-CartPole-v1")
+    blob = (snapshot.folder / "ppo-CartPole-v1.zip").resolve()
+    blob.write_bytes(blob.read_bytes()[:-10] + b"0123456789")  # same size, other content
+    with pytest.raises(ZooError, match="corrupt .*hash.* removed from the cache"):
+        download("zoo-test/ppo-CartPole-v1")
+    assert _same_weights(load_from_hub("zoo-test/ppo-CartPole-v1", device="cpu"), _model(0))  # fetched again
+
+
+def test_fixtures_repositories_verify_against_the_hub_metadata(hub_agents_server):
+    snapshot = download("sb3/ppo-Acrobot-v1")
+    names = {p.name for p in snapshot.folder.iterdir()}
+    assert {"ppo-Acrobot-v1.zip", "config.yml", "vec_normalize.pkl"} <= names
+    assert np.isfinite(load_agent("sb3/ppo-Acrobot-v1", revision=snapshot.commit).normalization.obs_rms.mean).all()
