@@ -76,7 +76,11 @@ class StateIndexer:
     def __call__(self, observation: Any) -> np.ndarray:
         """State indices of a batch of observations (a VecEnv's), as an int64 array of shape ``(n,)``."""
         if not self.is_tuple:
-            return np.asarray(observation, dtype=np.int64).reshape(-1) - self.starts[0]
+            if type(observation) is np.ndarray and observation.dtype == np.int64 and observation.ndim == 1:
+                states = observation  # a VecEnv's batch already
+            else:
+                states = np.asarray(observation, dtype=np.int64).reshape(-1)
+            return states - self.starts[0] if self.starts[0] else states
         index = 0
         for component, start, radix in zip(observation, self.starts, self.radix):
             index = index + (np.asarray(component, dtype=np.int64).reshape(-1) - start) * radix
@@ -333,8 +337,9 @@ class TabularAlgorithm(BaseAlgorithm):
                 return np.array([rng.randrange(self.policy.n_actions)])
             row = self.q_table[states[0]].tolist()
             best = max(row)
-            ties = [a for a, value in enumerate(row) if value == best]
-            return np.array([ties[0] if len(ties) == 1 else rng.choice(ties)])
+            if row.count(best) == 1:
+                return np.array([row.index(best)])
+            return np.array([rng.choice([a for a, value in enumerate(row) if value == best])])
         rng = self._np_rng
         q_rows = self.q_table[states]
         is_best = q_rows == q_rows.max(axis=1, keepdims=True)
@@ -366,6 +371,11 @@ class TabularAlgorithm(BaseAlgorithm):
         bootstraps from (``None`` for the other algorithms).
         """
         values = self._bootstrap_values(next_states, next_actions, epsilon)
+        if len(states) == 1:  # one env: Python floats beat NumPy on one element
+            target = float(rewards[0]) + (self.gamma * float(values[0]) if bootstrap[0] else 0.0)
+            s, a = int(states[0]), int(actions[0])
+            self.q_table[s, a] += alpha * (target - self.q_table[s, a])
+            return
         targets = rewards + self.gamma * bootstrap * values
         self._apply_td(states, actions, targets, alpha)
 
@@ -403,21 +413,25 @@ class TabularAlgorithm(BaseAlgorithm):
         total_timesteps, callback = self._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
         callback.on_training_start(locals(), globals())
         assert self.env is not None
-        env, indexer, n_envs = self.env, self.policy.indexer, self.env.num_envs
+        env, indexer, n_envs, action_start = self.env, self.policy.indexer, self.env.num_envs, self.policy.action_start
         alpha_schedule, constant_alpha = self.lr_schedule, not callable(self.alpha)
         alpha = float(self.alpha) if constant_alpha else alpha_schedule(self._current_progress_remaining)
-        epsilon = self.current_epsilon()
+        epsilon, constant_epsilon = self.current_epsilon(), self.epsilon_final in (None, self.epsilon)
         states = indexer(self._last_obs)
         actions = self._choose_actions(states, epsilon)
+        choose, update, update_locals, on_step = self._choose_actions, self._update, callback.update_locals, callback.on_step
         callback.on_rollout_start()
         while self.num_timesteps < total_timesteps:
-            new_obs, rewards, dones, infos = env.step(actions + self.policy.action_start)
+            new_obs, rewards, dones, infos = env.step(actions + action_start if action_start else actions)
             self.num_timesteps += n_envs
             next_states = indexer(new_obs)
             # Where an episode ended the VecEnv has already reset: learn from the true last state.
             # A terminal state is worth 0; a state cut by a time limit keeps its value.
             true_next_states, bootstrap = next_states, ~dones
-            ended = np.flatnonzero(dones) if dones.any() else ()
+            if n_envs == 1:
+                ended = (0,) if dones[0] else ()
+            else:
+                ended = np.flatnonzero(dones) if dones.any() else ()
             if len(ended):
                 true_next_states, bootstrap = next_states.copy(), bootstrap.copy()
                 for i in ended:
@@ -425,16 +439,16 @@ class TabularAlgorithm(BaseAlgorithm):
                         true_next_states[i] = indexer.one(infos[i]["terminal_observation"])
                         bootstrap[i] = True
             if self.chooses_next_action_first:  # SARSA: A' is chosen first, then used in the update
-                next_actions = self._choose_actions(next_states, epsilon)
+                next_actions = choose(next_states, epsilon)
                 bootstrap_actions = next_actions
                 if len(ended):
                     bootstrap_actions = next_actions.copy()
                     for i in ended:  # after a time limit, A' is what the policy would have done there
-                        bootstrap_actions[i] = self._choose_actions(true_next_states[i : i + 1], epsilon)[0]
-                self._update(states, actions, rewards, true_next_states, bootstrap_actions, bootstrap, alpha, epsilon)
+                        bootstrap_actions[i] = choose(true_next_states[i : i + 1], epsilon)[0]
+                update(states, actions, rewards, true_next_states, bootstrap_actions, bootstrap, alpha, epsilon)
             else:
-                self._update(states, actions, rewards, true_next_states, None, bootstrap, alpha, epsilon)
-            self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
+                update(states, actions, rewards, true_next_states, None, bootstrap, alpha, epsilon)
+            self._current_progress_remaining = 1.0 - self.num_timesteps / total_timesteps
             if not constant_alpha:
                 alpha = alpha_schedule(self._current_progress_remaining)
             if len(ended):
@@ -443,14 +457,19 @@ class TabularAlgorithm(BaseAlgorithm):
                     self._episode_num += 1
                     if log_interval is not None and self._episode_num % log_interval == 0:
                         self.dump_logs()
-            epsilon = self.current_epsilon()
+            if not constant_epsilon:
+                epsilon = self.current_epsilon()
             if not self.chooses_next_action_first:
-                next_actions = self._choose_actions(next_states, epsilon)
-            states, actions = next_states, next_actions
+                next_actions = choose(next_states, epsilon)
             self._last_obs = new_obs
-            callback.update_locals(locals())
-            if not callback.on_step():
+            # what SB3's callbacks read from the training loop (SB3 hands over locals(); these are its names)
+            update_locals(
+                {"self": self, "actions": actions, "new_obs": new_obs, "rewards": rewards, "dones": dones, "infos": infos,
+                 "alpha": alpha, "epsilon": epsilon, "total_timesteps": total_timesteps}
+            )
+            if not on_step():
                 break
+            states, actions = next_states, next_actions
         callback.on_rollout_end()
         callback.on_training_end()
         return self

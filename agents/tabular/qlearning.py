@@ -20,7 +20,7 @@ class QLearning(TabularAlgorithm):
     :class:`agents.tabular.core.TabularAlgorithm` (``alpha``, ``gamma``, ``epsilon`` and its schedule).
     """
 
-    def _bootstrap_values(self, next_states: np.ndarray, next_actions: np.ndarray | None, epsilon: float) -> np.ndarray:
+    def _bootstrap_values(self, next_states: np.ndarray, next_actions: np.ndarray | None, epsilon: float) -> np.ndarray | list[float]:
         if len(next_states) == 1:
-            return np.array([max(self.q_table[next_states[0]].tolist())])
+            return [max(self.q_table[next_states[0]].tolist())]  # one env: a plain list is enough
         return self.q_table[next_states].max(axis=1)

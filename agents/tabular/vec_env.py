@@ -21,17 +21,32 @@ class LightDummyVecEnv(DummyVecEnv):
     """``DummyVecEnv`` returning a new list of the envs' (fresh) info dicts instead of a deep copy."""
 
     def step_wait(self) -> VecEnvStepReturn:
-        for env_idx in range(self.num_envs):
-            obs, reward, terminated, truncated, info = self.envs[env_idx].step(self.actions[env_idx])
-            self.buf_rews[env_idx] = reward
-            self.buf_dones[env_idx] = terminated or truncated
+        if self.num_envs == 1:  # the common case, without the lists
+            obs, reward, terminated, truncated, info = self.envs[0].step(self.actions[0])
+            info["TimeLimit.truncated"] = truncated and not terminated
+            if terminated or truncated:
+                info["terminal_observation"] = obs
+                obs, self.reset_infos[0] = self.envs[0].reset()
+            return self._stack([obs]), np.array([reward], dtype=np.float32), np.array([terminated or truncated]), [info]
+        observations, rewards, dones, infos = [], [], [], []
+        for env_idx, env in enumerate(self.envs):
+            obs, reward, terminated, truncated, info = env.step(self.actions[env_idx])
             info["TimeLimit.truncated"] = truncated and not terminated
             if terminated or truncated:
                 info["terminal_observation"] = obs  # the true last observation; then start a new episode
-                obs, self.reset_infos[env_idx] = self.envs[env_idx].reset()
-            self.buf_infos[env_idx] = info
-            self._save_obs(env_idx, obs)
-        return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), list(self.buf_infos)
+                obs, self.reset_infos[env_idx] = env.reset()
+            observations.append(obs)
+            rewards.append(reward)
+            dones.append(terminated or truncated)
+            infos.append(info)
+        return self._stack(observations), np.array(rewards, dtype=np.float32), np.array(dones, dtype=bool), infos
 
-    def _obs_from_buf(self) -> VecEnvObs:
+    def _stack(self, observations: list) -> VecEnvObs:
+        """The batch of observations, as ``DummyVecEnv`` would return it (fresh arrays)."""
+        if self.keys == [None]:  # not a Dict/Tuple space
+            buf = self.buf_obs[None]
+            batch = np.array(observations, dtype=buf.dtype)
+            return batch if buf.ndim == 1 else batch.reshape(buf.shape)
+        for env_idx, obs in enumerate(observations):
+            self._save_obs(env_idx, obs)
         return dict_to_obs(self.observation_space, OrderedDict((key, buf.copy()) for key, buf in self.buf_obs.items()))
