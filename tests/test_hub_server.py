@@ -405,15 +405,27 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys):
     from zoo.cli import main
 
     (tmp_path / "a-file").write_text("")
-    assert main(["hub", "serve", "--root", str(tmp_path / "a-file" / "sub"), "--port", "0"]) == 2
-    assert main(["hub", "serve", "--root", str(tmp_path / "a-file"), "--port", "0"]) == 2
+    (tmp_path / "read-only").mkdir(mode=0o555)
+    (tmp_path / "agents" / "org" / "name").mkdir(parents=True)
+    cases = {
+        "cannot create --root": [str(tmp_path / "a-file" / "sub")],
+        "is a file": [str(tmp_path / "a-file")],
+        "is not writable": [str(tmp_path / "read-only" / "hub")],
+        "is not a Hub storage folder": [str(tmp_path / "agents")],  # --root given the agents instead of --seed
+        "--seed": [str(tmp_path / "hub"), "--seed", str(tmp_path / "missing")],
+    }
+    for root, *more in cases.values():
+        assert main(["hub", "serve", "--port", "0", "--root", root, *more]) == 2
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         assert main(["hub", "serve", "--root", str(tmp_path / "root"), "--port", str(taken.getsockname()[1])]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 3 and all(line.startswith("zoo hub: error: ") for line in errors), errors
-    assert "cannot create --root" in errors[0] and "is a file" in errors[1] and "is in use" in errors[2]
+    assert len(errors) == len(cases) + 1 and all(line.startswith("zoo hub: error: ") for line in errors), errors
+    for expected, line in zip([*cases, "is in use"], errors):
+        assert expected in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "agents", "read-only", "root"]
+    assert list((tmp_path / "read-only").iterdir()) == [] and list((tmp_path / "agents").iterdir())[0].name == "org"
 
 
 def test_cli_serves_until_ctrl_c(tmp_path: Path):

@@ -188,9 +188,19 @@ class Repo:
 class Storage:
     """All repositories under ``root``; creation, deletion and every ref update happen under one lock."""
 
+    #: What a storage root holds; a folder with anything else is not one (guards against ``root=seed_folder``).
+    ENTRIES = {".tmp", *REPO_TYPES}
+
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        others = sorted(p.name for p in self.root.iterdir() if p.name not in self.ENTRIES)
+        if others:
+            raise ValueError(
+                f"{self.root} is not a Hub storage folder (it holds {', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}): give a new or empty folder, or one this server created "
+                "(to serve a folder of ORG/NAME agents, seed from it: --seed)"
+            )
         self.tmp = self.root / ".tmp"
         self.tmp.mkdir(exist_ok=True)
         self.lock = threading.RLock()

@@ -12,6 +12,7 @@ import argparse
 import errno
 import os
 import signal
+import stat
 import sys
 from pathlib import Path
 
@@ -54,21 +55,30 @@ def run(args: argparse.Namespace) -> int:
         raise ZooError(f"--root {root} is a file: give a folder")
     if args.seed is not None and not Path(args.seed).is_dir():
         raise ZooError(f"--seed {args.seed} is not a folder: give a folder laid out as ORG/NAME/files")
+    # The folder, or the nearest one above it that exists (where it would be created), must be writable.
+    # Mode bits count even for root, who may write anywhere: a folder marked read-only stays untouched.
+    existing = next(p for p in (root.absolute(), *root.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ZooError(f"cannot create --root {root}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK) or not existing.stat().st_mode & stat.S_IWUSR:
+        raise ZooError(f"--root {root} is not writable ({existing} is read-only): choose a folder you can write to")
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ZooError(f"cannot create --root {root}: {error.strerror}") from None
-    if not os.access(root, os.W_OK | os.X_OK):
-        raise ZooError(f"--root {root} is not writable: choose a folder you can write to")
 
     from hub.server import HubServer  # here, so `zoo --help` stays instant
 
     token = args.token if args.token is not None else os.environ.get("ZOO_HUB_TOKEN") or None
     try:
         server = HubServer(root, host=args.host, port=args.port, token=token, seed=args.seed,
-                           log_requests=not args.quiet).bind()
-    except ValueError as error:  # a bad seed folder
+                           log_requests=not args.quiet)
+    except ValueError as error:  # --root holds other things, or seed names that cannot be repository ids
         raise ZooError(str(error)) from None
+    except OSError as error:
+        raise ZooError(f"cannot set up the Hub in --root {root}: {error}") from None
+    try:
+        server.bind()
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise ZooError(f"port {args.port} on {args.host} is in use: pick another --port (0 picks a free one)")
