@@ -1,4 +1,4 @@
-"""The Hub-compatible server (``hub/server.py``, ``zoo hub serve``) driven by the real huggingface_hub client.
+"""The Hub-compatible server (``hub/server/``, ``zoo hub serve``) driven by the real huggingface_hub client.
 
 Everything runs on loopback; the fixtures in ``conftest.py`` isolate ``HF_HOME`` and point the client here.
 """
