@@ -217,18 +217,24 @@ def download(
                 except Exception:
                     raise error from None
             else:
-                try:
-                    info = HfApi(endpoint=url, token=token).model_info(
-                        repo_id, revision=Path(folder).name, files_metadata=True
-                    )
-                    siblings = info.siblings
-                except Exception as error:  # the client fell back on its cache: check blobs by their names
-                    if not (type(error).__module__.startswith(("httpx", "httpcore")) or isinstance(error, OSError)):
-                        raise
+                if revision is not None and re.fullmatch(r"[0-9a-f]{40}", revision):
+                    siblings = None  # pinned: blobs are checked against their names (the hashes they came with)
+                else:
+                    siblings = _siblings(HfApi(endpoint=url, token=token), repo_id, Path(folder).name)
     folder = Path(folder)
     snapshot = Snapshot(folder=folder, repo_id=repo_id, commit=folder.name)
     verify_snapshot(snapshot, siblings)
     return snapshot
+
+
+def _siblings(api: Any, repo_id: str, commit: str) -> list[Any] | None:
+    """The Hub's size and hash of every file of ``commit``; None when the Hub cannot be reached."""
+    try:
+        return api.model_info(repo_id, revision=commit, files_metadata=True).siblings
+    except Exception as error:  # the client fell back on its cache: check blobs by their names
+        if not (type(error).__module__.startswith(("httpx", "httpcore")) or isinstance(error, OSError)):
+            raise
+        return None
 
 
 # --------------------------------------------------------------------------------------------------

@@ -165,6 +165,9 @@ def test_a_corrupt_download_is_caught_and_removed(hub_server):
     with pytest.raises(ZooError, match="corrupt .*hash.* removed from the cache"):
         download("zoo-test/ppo-CartPole-v1")
     assert _same_weights(load_from_hub("zoo-test/ppo-CartPole-v1", device="cpu"), _model(0))  # fetched again
+    blob.write_bytes(b"x" * blob.stat().st_size)  # a pinned, cached commit is checked too (against blob names)
+    with pytest.raises(ZooError, match="corrupt"):
+        download("zoo-test/ppo-CartPole-v1", revision=snapshot.commit)
 
 
 def test_fixtures_repositories_verify_against_the_hub_metadata(hub_agents_server):
