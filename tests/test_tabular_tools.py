@@ -91,3 +91,18 @@ def test_discretize_observation_errors():
         DiscretizeObservation(gym.make("CartPole-v1"), bins=[2, 2], low=-1, high=1)
     with pytest.raises(ZooError, match="Box"):
         DiscretizeObservation(gym.make("Taxi-v4"))
+
+
+@pytest.mark.parametrize("algo", ["qlearning", "sarsa", "expected_sarsa", "dynaq", "exploration_bot"])
+def test_configs_are_valid(algo):
+    from agents.registry import get_class
+    from zoo.config import config_path, configured_envs, load_hyperparams
+    from zoo.envs.factory import create_env
+
+    envs = configured_envs(config_path(algo))
+    assert envs
+    for env_id in envs:
+        hp = load_hyperparams(algo, env_id)
+        assert hp.policy == "TabularPolicy"
+        venv = create_env(env_id, hp.n_envs, hyperparams=hp.raw, seed=0)
+        get_class(algo)(hp.policy, venv, seed=0, **hp.algo_kwargs)  # every key is a constructor argument

@@ -39,7 +39,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import safe_mean
 
-from agents.common.schedules import make_schedule
+from agents.common.schedules import LinearSchedule, make_schedule
 from agents.tabular.vec_env import LightDummyVecEnv
 from zoo.errors import ZooError
 
@@ -191,7 +191,8 @@ class TabularAlgorithm(BaseAlgorithm):
 
     :param policy: ``"TabularPolicy"`` (or the class)
     :param env: the environment (a gymnasium env, an env id, or an SB3 ``VecEnv`` of several copies)
-    :param alpha: learning rate, a number or an SB3 schedule of ``progress_remaining`` (1 -> 0)
+    :param alpha: learning rate, a number or an SB3 schedule of ``progress_remaining`` (1 -> 0); the
+        configs' ``"lin_X"`` (X down to 0 linearly) is accepted as well
     :param gamma: discount factor
     :param epsilon: exploration rate of the epsilon-greedy behaviour policy (its initial value if it decays)
     :param epsilon_final: exploration rate at the end of the decay; ``None`` keeps ``epsilon`` constant
@@ -232,6 +233,10 @@ class TabularAlgorithm(BaseAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
+        if isinstance(alpha, str):
+            if not alpha.startswith("lin_"):
+                raise ZooError(f"alpha must be a number, a schedule or 'lin_X', got {alpha!r}")
+            alpha = LinearSchedule(float(alpha[len("lin_") :]), 0.0)
         super().__init__(
             policy,
             env,

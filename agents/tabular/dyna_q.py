@@ -33,7 +33,7 @@ class DynaQ(QLearning):
     :param policy: ``"TabularPolicy"`` (or the class)
     :param env: the environment (a gymnasium env, an env id, or an SB3 ``VecEnv``)
     :param n_planning_steps: k, simulated Q-learning updates from the model per real env step
-    :param alpha: learning rate, a number or an SB3 schedule of ``progress_remaining``
+    :param alpha: learning rate, a number, an SB3 schedule of ``progress_remaining`` or ``"lin_X"``
     :param gamma: discount factor
     :param epsilon: exploration rate (its initial value if it decays)
     :param epsilon_final: exploration rate at the end of the decay; ``None`` keeps ``epsilon`` constant
