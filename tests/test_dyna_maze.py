@@ -26,6 +26,10 @@ def test_layout_is_the_books():
     assert walls == {(1, 2), (2, 2), (3, 2), (4, 5), (0, 7), (1, 7), (2, 7)}
     obs, _ = env.reset(seed=0)
     assert obs == env.start and "A" in env.render()
+    image = gym.make("DynaMaze-v0", render_mode="rgb_array").unwrapped
+    image.reset(seed=0)
+    frame = image.render()
+    assert frame.shape == (6 * image.cell_size, 9 * image.cell_size, 3) and frame.dtype == np.uint8
 
 
 def shortest_path(env) -> int:

@@ -43,10 +43,12 @@ MOVES = ((0, -1), (1, 0), (0, 1), (-1, 0))
 class DynaMazeEnv(gym.Env):
     """The Dyna Maze of Sutton & Barto's Example 8.1 (see the module docstring).
 
-    :param render_mode: ``"ansi"`` (the grid as text) or ``None``
+    :param render_mode: ``"ansi"`` (the grid as text), ``"rgb_array"`` (an image) or ``None``
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    #: pixels per cell of the ``rgb_array`` image
+    cell_size = 32
 
     def __init__(self, render_mode: str | None = None) -> None:
         self.observation_space = spaces.Discrete(N_ROWS * N_COLS)
@@ -87,10 +89,26 @@ class DynaMazeEnv(gym.Env):
         self.lastaction = int(action)
         return int(self.s), reward, terminated, False, {"prob": probability}
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "rgb_array":
+            return self._image()
         if self.render_mode != "ansi":
             return None
         rows = [list(line.replace("S", ".")) for line in MAP]
         row, col = divmod(self.s, N_COLS)
         rows[row][col] = "A"
         return "\n".join(" ".join(line) for line in rows) + "\n"
+
+    def _image(self) -> np.ndarray:
+        """Walls black, free cells white, start light blue, goal green, the agent red."""
+        colours = {".": (255, 255, 255), "X": (40, 40, 40), "S": (190, 215, 255), "G": (60, 180, 75)}
+        size = self.cell_size
+        image = np.zeros((N_ROWS * size, N_COLS * size, 3), dtype=np.uint8)
+        for r, line in enumerate(MAP):
+            for c, cell in enumerate(line):
+                image[r * size : (r + 1) * size, c * size : (c + 1) * size] = colours[cell]
+        image[::size, :] = image[:, ::size] = (150, 150, 150)  # grid lines
+        row, col = divmod(self.s, N_COLS)
+        margin = size // 4
+        image[row * size + margin : (row + 1) * size - margin, col * size + margin : (col + 1) * size - margin] = (220, 40, 40)
+        return image
