@@ -17,8 +17,10 @@ The files (the layout of the Hub's ``sb3/ALGO-ENV_ID`` repositories, see :func:`
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -107,11 +109,12 @@ def record_video(model: Any, env_id: str, hyperparams: dict[str, Any], env_kwarg
     with tempfile.TemporaryDirectory() as tmp:
         recorder = VecVideoRecorder(env, tmp, record_video_trigger=lambda step: step == 0, video_length=length,
                                     name_prefix="replay")
-        obs = recorder.reset()
-        for _ in range(length):
-            action, _ = model.predict(obs, deterministic=True)
-            obs, _, _, _ = recorder.step(action)
-        recorder.close()
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            obs = recorder.reset()  # moviepy reports on stdout/stderr as it writes the file
+            for _ in range(length):
+                action, _ = model.predict(obs, deterministic=True)
+                obs, _, _, _ = recorder.step(action)
+            recorder.close()
         videos = sorted(Path(tmp).glob("*.mp4"))
         if not videos:
             return False

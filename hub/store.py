@@ -25,12 +25,17 @@ def find_pretrained(algo: str, env_id: str, store: str | Path | None = None) -> 
     return folder if (folder / f"{name}.zip").is_file() else None
 
 
-def list_pretrained(store: str | Path | None = None) -> list[Path]:
+def pretrained_folders(store: str | Path | None = None) -> list[Path]:
     """Every agent folder of the store, sorted."""
     root = Path(store or STORE_DIR) / ORG
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / f"{p.name}.zip").is_file())
+
+
+def list_pretrained(store: str | Path | None = None) -> list[str]:
+    """The repository ids (``agent-zoo/ALGO-ENV_ID``) of the store's agents, sorted."""
+    return [f"{ORG}/{folder.name}" for folder in pretrained_folders(store)]
 
 
 def publish_all(org: str, *, endpoint: str | None = None, token: str | None = None,
@@ -40,7 +45,7 @@ def publish_all(org: str, *, endpoint: str | None = None, token: str | None = No
     from hub.push import MANAGED_FILES
     from zoo.errors import ZooError
 
-    folders = list_pretrained(store)
+    folders = pretrained_folders(store)
     if not folders:
         raise ZooError(f"the pretrained store {Path(store or STORE_DIR) / ORG} holds no agent")
     published = []

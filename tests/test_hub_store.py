@@ -1,0 +1,72 @@
+"""The pretrained store (``pretrained/agent-zoo/ALGO-ENV_ID/``): every stored agent is re-evaluated briefly
+against its ``results.json``; ``zoo enjoy`` falls back on it; ``zoo push --all`` publishes it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from hub.client import download, git_blob_sha1
+from hub.loading import load_folder
+from hub.store import ORG, STORE_DIR, find_pretrained, list_pretrained, pretrained_folders
+from zoo.cli import main
+
+REQUIRED = ("a2c-CartPole-v1", "dqn-CartPole-v1", "ppo-CartPole-v1", "sac-Pendulum-v1")
+EPISODES = 3
+
+
+def test_the_store_holds_the_first_agents_and_stays_small():
+    names = {folder.name for folder in pretrained_folders()}
+    assert set(REQUIRED) <= names
+    size = sum(p.stat().st_size for p in STORE_DIR.rglob("*") if p.is_file())
+    assert size < 30 * 2**20, f"the store is {size / 2**20:.1f} MiB"
+    assert list_pretrained() == [f"{ORG}/{name}" for name in sorted(names)]
+    assert find_pretrained("ppo", "CartPole-v1") == STORE_DIR / ORG / "ppo-CartPole-v1"
+    assert find_pretrained("ppo", "Acrobot-v1") is None
+
+
+@pytest.mark.parametrize("folder", pretrained_folders(), ids=lambda folder: folder.name)
+def test_stored_agent_reproduces_its_results(folder):
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    from zoo.envs.factory import create_env
+
+    for name in (f"{folder.name}.zip", "config.yml", "env_kwargs.yml", "results.json", "README.md"):
+        assert (folder / name).is_file(), name
+    results = json.loads((folder / "results.json").read_text())
+    meta = yaml.safe_load((folder / "README.md").read_text().split("---")[1])
+    value = meta["model-index"][0]["results"][0]["metrics"][0]["value"]
+    assert value == f"{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}"
+    agent = load_folder(folder, device="cpu")
+    assert (agent.algo, agent.env_id) == (results["algo"], results["env_id"])
+    env = create_env(agent.env_id, 1, hyperparams=agent.hyperparams, env_kwargs=agent.env_kwargs,
+                     seed=results["seed"], wrap_normalize=agent.wrap_normalize, training=False)
+    returns, _ = evaluate_policy(agent.model, env, n_eval_episodes=EPISODES, deterministic=results["deterministic"],
+                                 return_episode_rewards=True)
+    env.close()
+    # the same seeded env and policy replay the first episodes of the published evaluation
+    tolerance = 2 * results["std_reward"] + 1e-6
+    assert abs(np.mean(returns) - results["mean_reward"]) <= tolerance, (returns, results)
+
+
+def test_enjoy_falls_back_on_the_store(tmp_path, capsys):
+    assert main(["enjoy", "--algo", "ppo", "--env", "CartPole-v1", "-f", str(tmp_path), "-n", "30",
+                 "--no-render"]) == 0
+    assert "ppo-CartPole-v1" in capsys.readouterr().out
+
+
+def test_push_all_publishes_the_store(hub_server, capsys):
+    assert main(["push", "--all", "--org", "zoo-mirror"]) == 0
+    lines = capsys.readouterr().out.split()
+    published = dict(zip(lines[::2], lines[1::2]))
+    assert set(published) == {f"zoo-mirror/{folder.name}" for folder in pretrained_folders()}
+    for folder in pretrained_folders():
+        repo_id = f"zoo-mirror/{folder.name}"
+        assert re.fullmatch(r"[0-9a-f]{40}", published[repo_id])
+        snapshot = download(repo_id, revision=published[repo_id])
+        for path in folder.iterdir():
+            assert git_blob_sha1(snapshot.folder / path.name) == git_blob_sha1(path), path.name
