@@ -442,9 +442,9 @@ def test_cli_serves_until_ctrl_c(tmp_path: Path):
         status, headers, body = _http("GET", f"{url}/api/models/sb3/ppo-CartPole-v1")
         assert status == 200 and json.loads(body)["id"] == "sb3/ppo-CartPole-v1"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
-        assert "stopped" in proc.stderr.read()
+        _, stderr = proc.communicate(timeout=20)
+        assert proc.returncode == 0 and "stopped" in stderr
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # reaps it and closes the pipes
