@@ -175,3 +175,28 @@ def test_fixtures_repositories_verify_against_the_hub_metadata(hub_agents_server
     names = {p.name for p in snapshot.folder.iterdir()}
     assert {"ppo-Acrobot-v1.zip", "config.yml", "vec_normalize.pkl"} <= names
     assert np.isfinite(load_agent("sb3/ppo-Acrobot-v1", revision=snapshot.commit).normalization.obs_rms.mean).all()
+
+
+def test_a_pulled_agent_resumes_training_with_its_normalisation(hub_server, tmp_path):
+    from hub.normalization import NormalizationStats, RunningStats
+    from hub.pull import pull
+
+    model = _model(0)
+    model.learn(64)
+    stats = NormalizationStats(obs_rms=RunningStats(np.arange(4.0), np.full(4, 2.0), 100.0),
+                               ret_rms=RunningStats(np.zeros(()), np.ones(()), 100.0))
+    hyperparams = {"policy": "MlpPolicy", "n_timesteps": 256, "n_steps": 32, "batch_size": 32, "normalize": True,
+                   "policy_kwargs": "dict(net_arch=[8])"}
+    push_to_hub(model, "zoo-test/ppo-CartPole-v1", env_id="CartPole-v1", hyperparams=hyperparams,
+                normalization=stats, n_eval_episodes=1, video=False)
+    folder = pull("zoo-test/ppo-CartPole-v1", tmp_path / "logs")
+    assert (folder / "checkpoints" / f"rl_model_{model.num_timesteps}_steps.zip").is_file()
+    assert load_folder_stats(folder).obs_rms.mean.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert main(["train", "--resume", str(folder), "-q"]) == 0
+    assert PPO.load(folder / "CartPole-v1.zip", device="cpu").num_timesteps == 256
+
+
+def load_folder_stats(folder: Path):
+    from hub.normalization import load_stats
+
+    return load_stats(folder)
