@@ -85,10 +85,12 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(tmp_path):
          "--eval-freq", "-1", "--save-freq", "1000000", "-q", "--seed", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run = logs / "ppo" / "CartPole-v1_1"
-    deadline = time.time() + 120
-    while not (run / "config.yml").exists() and time.time() < deadline:
+    monitor = run / "monitor" / "0.monitor.csv"
+    deadline = time.time() + 180
+    while time.time() < deadline:  # wait until training runs: a few finished episodes in the Monitor file
+        if monitor.is_file() and len(monitor.read_text().splitlines()) > 5:
+            break
         time.sleep(0.2)
-    time.sleep(3)  # let it train a little
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
