@@ -6,8 +6,10 @@ with gymnasium, so SB3's own ``A2C.load`` can read the same zip for reference).
 
 - reference: ``A2C.load(zip)`` from the local file (unpickles ``data``; median of ``--repeats``);
 - cold: ``hub.load_from_hub`` into an empty Hugging Face cache (download, hash check, pickle-free load);
-- warm: the same call again (repository metadata request + cached files);
-- pinned: the same call with ``revision=<commit sha>`` (no request at all for a cached commit).
+- warm: the same call again (two metadata requests: resolve ``main``, file sizes/hashes; files from the cache);
+- pinned: the same call with ``revision=<commit sha>`` (no request: cached blobs are checked against their names).
+
+Every variant includes the hash check of the files and the pickle-free rebuild of the model.
 
 Prints each median in milliseconds and its ratio to the reference. Usage::
 
