@@ -232,3 +232,19 @@ def test_unreadable_spaces_and_classes_give_one_line_errors(tmp_path):
     (tmp_path / "not.zip").write_text("hello")
     with pytest.raises(ZooError, match="not a Stable-Baselines3 checkpoint"):
         load_sb3_zip(tmp_path / "not.zip", PPO)
+
+
+@pytest.mark.parametrize("space", [
+    __import__("gymnasium").spaces.Box(0, 255, (84, 84, 3), np.uint8),  # printed abbreviated by numpy
+    __import__("gymnasium").spaces.Box(np.array([-1.0, -2.0]), np.array([1.0, np.inf]), dtype=np.float32),
+    __import__("gymnasium").spaces.Discrete(5, start=-2),
+    __import__("gymnasium").spaces.MultiDiscrete([3, 4, 2]),
+    __import__("gymnasium").spaces.MultiBinary(6),
+], ids=["image", "box", "discrete", "multidiscrete", "multibinary"])
+def test_spaces_come_back_from_their_readable_json(space):
+    from stable_baselines3.common.save_util import data_to_json
+
+    from hub.safe_load import space_from_json
+
+    entry = json.loads(data_to_json({"space": space}))["space"]
+    assert space_from_json(entry, "space") == space
