@@ -94,3 +94,13 @@ def test_real_command_line_prints_no_traceback():
     debug = subprocess.run([sys.executable, "-m", "zoo", "--debug", "train", "--algo", "ppo", "--env", "NoSuchEnv-v0"],
                            capture_output=True, text=True)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_tensorboard_without_the_package(capsys, tmp_path):
+    try:
+        import tensorboard  # noqa: F401
+        pytest.skip("tensorboard is installed")
+    except ImportError:
+        pass
+    code, _, err = run_cli(capsys, "train", "--algo", "ppo", "--env", "CartPole-v1", "--tensorboard-log", str(tmp_path), "-f", str(tmp_path))
+    assert_one_line_error(code, err, "pip install tensorboard")

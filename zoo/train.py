@@ -123,6 +123,15 @@ def make_eval_env(hp: Hyperparams, options: TrainOptions, seed: int) -> VecEnv:
     )
 
 
+def check_tensorboard(tensorboard_log: str | None) -> None:
+    """``--tensorboard-log`` needs the tensorboard package; say so before training starts."""
+    if tensorboard_log:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            raise ZooError("--tensorboard-log needs the tensorboard package: pip install tensorboard") from None
+
+
 def set_threads(num_threads: int) -> None:
     if num_threads > 0:
         import torch
@@ -215,6 +224,7 @@ def train(options: TrainOptions) -> TrainResult:
     if options.n_timesteps is not None:
         overrides["n_timesteps"] = options.n_timesteps
     hp = load_hyperparams(spec.name, options.env_id, options.conf_file, overrides)
+    check_tensorboard(options.tensorboard_log)
     seed = options.seed if options.seed is not None else int(np.random.randint(2**31 - 1))
     set_threads(options.num_threads)
 
