@@ -30,13 +30,14 @@ def metadata(algo_title: str, env_id: str, algo: str, mean_reward: float, std_re
 
 
 def model_card(repo_id: str, algo: str, algo_title: str, env_id: str, results: dict[str, Any],
-               hyperparams: dict[str, Any], has_video: bool) -> str:
+               hyperparams: dict[str, Any], has_video: bool, trained_with: str | None = None) -> str:
     """The whole ``README.md``: front matter, what the agent is, its score, how to load it."""
     front = yaml.safe_dump(metadata(algo_title, env_id, algo, results["mean_reward"], results["std_reward"]),
                            sort_keys=False)
     mode = "deterministic" if results["deterministic"] else "stochastic"
     config = yaml.safe_dump(hyperparams, sort_keys=True, default_flow_style=False).strip() or "{}"
     video = "\n![replay](replay.mp4)\n" if has_video else ""
+    training = f"\nTrained with {trained_with}.\n" if trained_with else ""
     return f"""---
 {front}---
 
@@ -45,7 +46,7 @@ def model_card(repo_id: str, algo: str, algo_title: str, env_id: str, results: d
 A trained **{algo_title}** agent for **{env_id}**, from the agent zoo (Stable-Baselines3 compatible).
 Mean return **{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}** over {results['n_eval_episodes']} \
 {mode} episodes, measured when it was published ({results['eval_datetime']}).
-{video}
+{training}{video}
 ## Usage
 
 Run it (the zoo downloads it once, then works offline from the Hugging Face cache):

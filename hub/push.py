@@ -137,6 +137,7 @@ def write_repo_files(
     seed: int = 0,
     video: bool = True,
     video_length: int = 500,
+    trained_with: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` and write every file of its repository into ``folder``; returns the results.
 
@@ -153,6 +154,7 @@ def write_repo_files(
     :param seed: seed of the evaluation env
     :param video: record ``replay.mp4`` when the env renders
     :param video_length: steps in the video
+    :param trained_with: how it was trained (Markdown), for the model card
     """
     from agents.registry import get_spec
     from zoo.config import to_plain
@@ -182,7 +184,7 @@ def write_repo_files(
     from hub.card import model_card
 
     (folder / "README.md").write_text(
-        model_card(repo_id, algo, type(model).__name__, env_id, results, hyperparams, has_video)
+        model_card(repo_id, algo, type(model).__name__, env_id, results, hyperparams, has_video, trained_with)
     )
     return results
 
@@ -211,6 +213,7 @@ def push_to_hub(
     commit_message: str | None = None,
     private: bool = False,
     local_dir: str | Path | None = None,
+    trained_with: str | None = None,
 ) -> PushResult:
     """Evaluate ``model``, write its repository files and upload them as ONE commit.
 
@@ -221,13 +224,14 @@ def push_to_hub(
     :param commit_message: default ``"Upload ALGO agent for ENV_ID (mean ± std)"``
     :param private: create the repository private
     :param local_dir: instead of uploading, write the files into ``local_dir/ORG/NAME/``
+    :param trained_with: how it was trained (Markdown), for the model card
     """
     from hub.client import check_repo_id, commit_files
 
     check_repo_id(repo_id)
     options = dict(env_id=env_id, algo=algo, hyperparams=hyperparams, env_kwargs=env_kwargs,
                    normalization=normalization, n_eval_episodes=n_eval_episodes, deterministic=deterministic,
-                   seed=seed, video=video)
+                   seed=seed, video=video, trained_with=trained_with)
     if local_dir is not None:
         folder = Path(local_dir) / repo_id
         results = write_repo_files(model, folder, repo_id, **options)
@@ -263,6 +267,12 @@ def push_run(run_folder: str | Path, repo_id: str, *, load_best: bool = False, d
     path = runs.model_path(run_folder, env_id, load_best=load_best)
     model = spec.load().load(path, device=device)
     env_kwargs = runs.read_run_yaml(run_folder, "env_kwargs.yml") if (run_folder / "env_kwargs.yml").is_file() else {}
+    command = None
+    if "seed" in args:
+        command = f"zoo train --algo {spec.name} --env {env_id} --seed {args['seed']}"
+        command += f" -n {args['n_timesteps']}" if args.get("n_timesteps") else ""
+        command = f"`{command}`" + (" (its best_model.zip, from the periodic evaluations)" if load_best else "")
+    options.setdefault("trained_with", command)
     return push_to_hub(
         model, repo_id, env_id=env_id, algo=spec.name, hyperparams=runs.read_run_yaml(run_folder, "config.yml"),
         env_kwargs=env_kwargs or {}, normalization=load_stats(run_folder), **options,
