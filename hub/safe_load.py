@@ -218,6 +218,9 @@ _NOT_FROM_DATA = {"self", "policy", "env", "device", "policy_kwargs", "_init_set
 _SCHEDULES = {"learning_rate", "clip_range", "clip_range_vf", "delta_std"}
 
 
+_MISSING = object()
+
+
 def _readable(value: Any) -> bool:
     return not (isinstance(value, dict) and ":type:" in value)
 
@@ -347,19 +350,21 @@ def load_sb3_zip(
             raise ZooError(f"{path}: the weights do not fit the rebuilt policy ({str(error).splitlines()[0]})") from error
     except ValueError as error:
         _load_old_dqn_optimizer(model, weights, device, path, error)
+    declared = set(model._get_torch_save_params()[1])  # the algorithm's own tensors (e.g. SAC's log_ent_coef)
     for name, tensor in variables.items():
-        if isinstance(tensor, th.Tensor):
-            target = model
-            *parents, leaf = name.split(".")
-            for part in parents:
-                target = getattr(target, part)
-            getattr(target, leaf).data = tensor.data
+        if tensor is None:  # saved as None (e.g. log_ent_coef with a fixed ent_coef)
+            continue
+        if name not in declared or not isinstance(tensor, th.Tensor):
+            raise ZooError(f"{path}: pytorch_variables holds {name!r}, which {algo_class.__name__} does not declare")
+        target = model
+        *parents, leaf = name.split(".")
+        for part in parents:
+            target = getattr(target, part)
+        getattr(target, leaf).data = tensor.data
     if getattr(model, "use_sde", False) and hasattr(model.policy, "reset_noise"):
         model.policy.reset_noise()
     return model
 
-
-_MISSING = object()
 
 
 def _load_old_dqn_optimizer(model: Any, weights: dict, device: Any, path: Any, error: Exception) -> None:
