@@ -4,7 +4,8 @@ All in one run, on this machine, one measurement after the other:
 
 1. ``agents.A3C`` with ``configs/a3c.yml``'s CartPole-v1 entry (2 workers) until the mean return of
    the last 100 training episodes reaches 475, or 5 minutes of wall-clock time;
-2. throughput: the same config with 1 worker, then 2 workers, ``--steps`` environment steps each;
+2. throughput: the same config with 1 worker, then 2 workers, ``--steps`` environment steps each,
+   alternated ``--repeats`` times (a change of load then hits both);
    steps/s are measured between the first report and the end (process start-up excluded);
 3. SB3's A2C with ``configs/a2c.yml``'s CartPole-v1 entry (8 envs) for 200,000 steps: steps/s and
    the mean of its last 100 training episodes.
@@ -13,7 +14,7 @@ Prints the figures and the ratios (2 workers / 1 worker; A3C 2 workers / A2C). T
 (``os.getloadavg``) is printed before and after: other processes on the cores skew the ratios.
 Usage::
 
-    python benchmarks/a3c_cartpole.py [--steps 60000] [--solve-limit-s 300] [--start-method fork]
+    python benchmarks/a3c_cartpole.py [--steps 60000] [--repeats 2] [--solve-limit-s 300] [--start-method fork]
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def main() -> None:
     parser.add_argument("--solve-limit-s", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--start-method", default=None)
+    parser.add_argument("--repeats", type=int, default=2, help="alternated 1-worker/2-worker measurements")
     parser.add_argument("--skip-solve", action="store_true")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "a3c_cartpole.json"))
     args = parser.parse_args()
@@ -98,15 +100,21 @@ def main() -> None:
               f"{timer.solved_after_s and round(timer.solved_after_s)} s, {timer.solved_at_steps} steps "
               f"(limit {args.solve_limit_s:.0f} s)", flush=True)
 
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(args.repeats):  # alternated, so a change in the machine's load hits both alike
+        for n_workers in (1, 2):
+            model = make_a3c(n_workers, args.seed, args.start_method)
+            timer = Timer()
+            model.learn(args.steps, callback=timer)
+            rates[n_workers].append(timer.steps_per_s())
+            print(f"A3C {n_workers} worker(s): {timer.steps_per_s():.0f} steps/s", flush=True)
     for n_workers in (1, 2):
-        model = make_a3c(n_workers, args.seed, args.start_method)
-        timer = Timer()
-        model.learn(args.steps, callback=timer)
-        results[f"a3c_{n_workers}w_steps_per_s"] = timer.steps_per_s()
-        print(f"A3C {n_workers} worker(s): {timer.steps_per_s():.0f} steps/s", flush=True)
+        results[f"a3c_{n_workers}w_steps_per_s"] = float(np.mean(rates[n_workers]))
     ratio = results["a3c_2w_steps_per_s"] / results["a3c_1w_steps_per_s"]
     results["ratio_2w_1w"] = ratio
-    print(f"steps/s ratio 2 workers / 1 worker = {ratio:.2f}  (target >= 1.7)", flush=True)
+    results["ratio_2w_1w_each"] = [two / one for one, two in zip(rates[1], rates[2])]
+    print(f"steps/s ratio 2 workers / 1 worker = {ratio:.2f} (means of {args.repeats}; each pair: "
+          f"{', '.join(f'{r:.2f}' for r in results['ratio_2w_1w_each'])}; target >= 1.7)", flush=True)
 
     from stable_baselines3 import A2C
 
