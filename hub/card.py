@@ -34,7 +34,7 @@ def model_card(repo_id: str, algo: str, algo_title: str, env_id: str, results: d
     """The whole ``README.md``: front matter, what the agent is, its score, how to load it."""
     front = yaml.safe_dump(metadata(algo_title, env_id, algo, results["mean_reward"], results["std_reward"]),
                            sort_keys=False)
-    mode = "deterministic" if results["deterministic"] else "stochastic"
+    mode = "deterministic" if results["is_deterministic"] else "stochastic"
     config = yaml.safe_dump(hyperparams, sort_keys=True, default_flow_style=False).strip() or "{}"
     video = "\n![replay](replay.mp4)\n" if has_video else ""
     training = f"\nTrained with {trained_with}.\n" if trained_with else ""

@@ -7,7 +7,7 @@ The files (the layout of the Hub's ``sb3/ALGO-ENV_ID`` repositories, see :func:`
     env_kwargs.yml       keyword arguments for ``gym.make``
     vec_normalize.pkl    normalisation statistics, SB3's pickled form (when the agent normalises)
     vec_normalize.json   the same statistics, the zoo's pickle-free form
-    results.json         evaluation at push time: mean/std return, episodes, deterministic, date
+    results.json         evaluation at push time: mean/std return, episodes, is_deterministic, date (huggingface_sb3 keys)
     replay.mp4           one episode, when the env renders rgb_array frames
     README.md            the model card (:mod:`hub.card`)
 
@@ -84,7 +84,7 @@ def evaluate(model: Any, env_id: str, hyperparams: dict[str, Any], env_kwargs: d
         env.close()
     return {
         "mean_reward": float(np.mean(returns)), "std_reward": float(np.std(returns)),
-        "n_eval_episodes": int(n_eval_episodes), "deterministic": bool(deterministic),
+        "n_eval_episodes": int(n_eval_episodes), "is_deterministic": bool(deterministic),
         "mean_ep_length": float(np.mean(lengths)), "seed": int(seed),
         "eval_datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

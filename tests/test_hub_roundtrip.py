@@ -96,7 +96,7 @@ def test_model_card_and_results(hub_server, tmp_path):
     result = _push(_model(0), "zoo-test/ppo-CartPole-v1", local_dir=tmp_path)
     folder = tmp_path / "zoo-test" / "ppo-CartPole-v1"
     results = json.loads((folder / "results.json").read_text())
-    assert results == result.results and results["n_eval_episodes"] == 2 and results["deterministic"] is True
+    assert results == result.results and results["n_eval_episodes"] == 2 and results["is_deterministic"] is True
     assert {"mean_reward", "std_reward", "eval_datetime"} <= set(results)
     card = (folder / "README.md").read_text()
     meta = yaml.safe_load(card.split("---")[1])

@@ -45,7 +45,7 @@ def test_stored_agent_reproduces_its_results(folder):
     assert (agent.algo, agent.env_id) == (results["algo"], results["env_id"])
     env = create_env(agent.env_id, 1, hyperparams=agent.hyperparams, env_kwargs=agent.env_kwargs,
                      seed=results["seed"], wrap_normalize=agent.wrap_normalize, training=False)
-    returns, _ = evaluate_policy(agent.model, env, n_eval_episodes=EPISODES, deterministic=results["deterministic"],
+    returns, _ = evaluate_policy(agent.model, env, n_eval_episodes=EPISODES, deterministic=results["is_deterministic"],
                                  return_episode_rewards=True)
     env.close()
     # the same seeded env and policy replay the first episodes of the published evaluation
