@@ -32,6 +32,8 @@ FIXTURES = ROOT.parent / "shared" / "fixtures" / "sb3-zoo-agents"
 
 
 def timed(function, repeats: int) -> float:
+    """Median wall time in ms of ``repeats`` calls, after one untimed warm-up call (imports, caches)."""
+    function()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
