@@ -200,3 +200,29 @@ def load_folder_stats(folder: Path):
     from hub.normalization import load_stats
 
     return load_stats(folder)
+
+
+def test_a_push_cut_off_mid_upload_leaves_the_previous_commit(hub_server):
+    """The commit request dies half-sent (client killed, network gone): the repository keeps its head."""
+    import base64
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import HfApi
+
+    sha1 = _push(_model(0), "zoo-test/ppo-CartPole-v1").commit
+    lines = [{"key": "header", "value": {"summary": "half a push", "description": "", "parentCommit": sha1}}]
+    lines += [{"key": "file", "value": {"path": name, "content": base64.b64encode(b"x" * 50_000).decode(),
+                                        "encoding": "base64"}} for name in ("ppo-CartPole-v1.zip", "results.json")]
+    body = "\n".join(json.dumps(line) for line in lines).encode()
+    url = urlparse(hub_server.url)
+    head = (f"POST /api/models/zoo-test/ppo-CartPole-v1/commit/main HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            f"Content-Type: application/x-ndjson\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection((url.hostname, url.port)) as connection:
+        connection.sendall(head + body[: len(body) // 2])  # then the connection closes
+    api = HfApi(endpoint=hub_server.url)
+    assert api.model_info("zoo-test/ppo-CartPole-v1").sha == sha1
+    assert _same_weights(load_from_hub("zoo-test/ppo-CartPole-v1", device="cpu"), _model(0))
+    assert _push(_model(1), "zoo-test/ppo-CartPole-v1").commit != sha1  # and the next push goes through
+    titles = [commit.title for commit in api.list_repo_commits("zoo-test/ppo-CartPole-v1")]
+    assert len(titles) == 3 and "half a push" not in titles  # creation, first push, last push
