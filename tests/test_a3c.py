@@ -171,3 +171,27 @@ def test_user_mistakes_are_one_line_errors():
         A3C("MlpPolicy", "CartPole-v1", start_method="thread")
     with pytest.raises(ZooError, match="CPU"):
         A3C("MlpPolicy", "CartPole-v1", device="cuda")
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1"])
+def test_shipped_config_builds_a_model(env_id):
+    from zoo.config import load_hyperparams
+    from zoo.envs.factory import create_env
+
+    hp = load_hyperparams("a3c", env_id)
+    model = A3C(hp.policy, create_env(env_id, hp.n_envs, hyperparams=hp.raw), **hp.algo_kwargs)
+    assert model.n_workers == hp.raw["n_workers"] and hp.n_envs == 1
+
+
+def test_zoo_train_runs_a3c_and_the_checkpoint_loads_without_pickle(tmp_path):
+    from hub.safe_load import load_sb3_zip
+    from zoo.train import TrainOptions, train
+
+    result = train(TrainOptions(algo="a3c", env_id="CartPole-v1", log_folder=str(tmp_path), n_timesteps=600, seed=0,
+                                eval_freq=300, eval_episodes=1, verbose=0))
+    assert result.model.num_timesteps == 600 and no_children_left()
+    assert (result.run_folder / "best_model.zip").exists() and (result.run_folder / "evaluations.npz").exists()
+    loaded = load_sb3_zip(result.run_folder / "CartPole-v1.zip", A3C)
+    assert loaded.n_steps == result.model.n_steps and loaded.n_workers == result.model.n_workers
+    obs = np.zeros((1, 4), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], result.model.predict(obs, deterministic=True)[0])

@@ -173,3 +173,26 @@ def test_continuous_actions_smoke(tmp_path):
     loaded = REINFORCE.load(tmp_path / "pendulum", env=gym.make("Pendulum-v1"))
     loaded.learn(200, reset_num_timesteps=False)
     assert loaded.num_timesteps == 600
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1"])
+def test_shipped_config_builds_a_model(env_id):
+    from zoo.config import load_hyperparams
+    from zoo.envs.factory import create_env
+
+    hp = load_hyperparams("reinforce", env_id)
+    model = REINFORCE(hp.policy, create_env(env_id, hp.n_envs, hyperparams=hp.raw), **hp.algo_kwargs)
+    assert model.learning_rate == hp.raw["learning_rate"]
+
+
+def test_zoo_train_runs_reinforce_and_the_checkpoint_loads_without_pickle(tmp_path):
+    from hub.safe_load import load_sb3_zip
+    from zoo.train import TrainOptions, train
+
+    result = train(TrainOptions(algo="reinforce", env_id="CartPole-v1", log_folder=str(tmp_path), n_timesteps=300, seed=0,
+                                eval_freq=200, eval_episodes=1, verbose=0, hyperparams={"baseline": True}))
+    assert result.model.num_timesteps >= 300 and result.model.baseline
+    loaded = load_sb3_zip(result.run_folder / "CartPole-v1.zip", REINFORCE)
+    assert loaded.baseline and loaded.gamma == result.model.gamma
+    obs = np.zeros((1, 4), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], result.model.predict(obs, deterministic=True)[0])
