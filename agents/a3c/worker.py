@@ -99,28 +99,30 @@ def worker_loop(
     env = None
     try:
         th.set_num_threads(1)
+        th.distributions.Distribution.set_default_validate_args(False)  # this process only: saves time per step
         env = Monitor(settings.env_fn())
         seed = None if settings.seed is None else settings.seed + rank
         if seed is not None:
             th.manual_seed(seed)
             env.action_space.seed(seed)
         global_params = list(global_policy.parameters())
-        optimizer = th.optim.Adam(global_params, lr=learning_rate.value, **settings.adam_kwargs)
+        optimizer = th.optim.Adam(global_params, lr=learning_rate.value, foreach=True, **settings.adam_kwargs)
         for param, state in zip(global_params, optimizer_state):
             optimizer.state[param] = state  # the shared tensors: every worker steps the same moments
         local = copy.deepcopy(global_policy)
         local.set_training_mode(True)
+        local_params = list(local.parameters())
         obs, _ = env.reset(seed=seed)
         while not stop.is_set():
-            local.load_state_dict(global_policy.state_dict())
+            with th.no_grad():  # step 1: local <- global
+                th._foreach_copy_(local_params, global_params)
             observations, actions, rewards, episodes = [], [], [], []
             bootstrap_obs, terminated = None, False
             for step in range(settings.n_steps):
                 if stop.is_set() or not claim_step(counter, settings.total_timesteps):
                     break
                 with th.no_grad():
-                    obs_tensor, _ = local.obs_to_tensor(obs)
-                    action = local(obs_tensor)[0].cpu().numpy()[0]
+                    action = local(_batch_of_one(obs))[0].numpy()[0]
                 env_action = action
                 if isinstance(env.action_space, spaces.Box):
                     env_action = np.clip(action, env.action_space.low, env.action_space.high)
@@ -137,7 +139,7 @@ def worker_loop(
                 bootstrap_obs = obs
             if not rewards:
                 break  # budget spent or told to stop
-            update(local, global_policy, optimizer, observations, actions, rewards, bootstrap_obs, settings, learning_rate.value)
+            update(local, global_params, optimizer, observations, actions, rewards, bootstrap_obs, settings, learning_rate.value)
             reports.put(("steps", rank, len(rewards), episodes))
     except KeyboardInterrupt:  # Ctrl-C reaches every process of the group; the main process cleans up
         pass
@@ -149,9 +151,14 @@ def worker_loop(
         reports.put(("done", rank))
 
 
+def _batch_of_one(obs: Any) -> th.Tensor:
+    """One observation as a batch of one (the policy preprocesses it: scaling, one-hot)."""
+    return th.as_tensor(np.asarray(obs)[None])
+
+
 def update(
     local: ActorCriticPolicy,
-    global_policy: ActorCriticPolicy,
+    global_params: list[th.nn.Parameter],
     optimizer: th.optim.Optimizer,
     observations: list,
     actions: list,
@@ -164,9 +171,9 @@ def update(
     bootstrap = 0.0
     if bootstrap_obs is not None:
         with th.no_grad():
-            bootstrap = float(local.predict_values(local.obs_to_tensor(bootstrap_obs)[0]).item())
+            bootstrap = float(local.predict_values(_batch_of_one(bootstrap_obs)).item())
     returns = th.as_tensor(n_step_returns(rewards, bootstrap, settings.gamma))
-    obs_batch, _ = local.obs_to_tensor(np.stack(observations))
+    obs_batch = th.as_tensor(np.stack(observations))
     action_batch = th.as_tensor(np.stack(actions))
     if isinstance(local.action_space, spaces.Discrete):
         action_batch = action_batch.long().flatten()
@@ -181,7 +188,7 @@ def update(
     loss.backward()
     if settings.max_grad_norm is not None:
         th.nn.utils.clip_grad_norm_(local.parameters(), settings.max_grad_norm)
-    for local_param, global_param in zip(local.parameters(), global_policy.parameters()):
+    for local_param, global_param in zip(local.parameters(), global_params):
         global_param.grad = local_param.grad
     for group in optimizer.param_groups:
         group["lr"] = lr
