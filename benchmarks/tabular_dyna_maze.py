@@ -4,8 +4,10 @@ DynaMaze-v0 (the book's 6 x 9 maze, shortest path 14 steps), alpha 0.1, epsilon 
 Q starting at 0 with ties broken at random, 50 episodes per run, 30 runs. k = 0 is plain
 Q-learning. Reference (measured beforehand with plain-Python implementations, as in the book):
 k = 50 is down to about 17 steps per episode by episode 3, k = 0 needs about 50 episodes to get there.
-The figures printed: the mean steps of episode 3 for k = 50, and for each k the first episode
-whose mean length is within 20 steps (the optimum with epsilon-greedy exploration is about 16-17).
+The figures printed: the mean steps of episode 3 for k = 50, and for each k the first episode whose
+mean length, averaged with the next 4 episodes, is within 18 steps, i.e. about the k = 50 level (the shortest
+path is 14; with epsilon-greedy exploration about 16-17 is the best mean), and within 20 steps (the
+book's "about 25 episodes" for k = 0 in the text of Example 8.1 is this looser level).
 Writes ``benchmarks/results/tabular_dyna_maze.png`` (the curves from episode 2, as in the book).
 
     python benchmarks/tabular_dyna_maze.py [--runs 30]
@@ -27,7 +29,8 @@ from agents import DynaQ
 
 N_EPISODES = 50
 PLANNING_STEPS = (0, 5, 50)
-NEAR_OPTIMAL = 20.0
+NEAR_OPTIMAL = (18.0, 20.0)
+SMOOTHING = 5
 REFERENCE_K50_EPISODE3 = 17.0
 REFERENCE_K0_EPISODES = 50
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -41,7 +44,9 @@ def one_run(k: int, seed: int) -> np.ndarray:
 
 
 def first_episode_within(curve: np.ndarray, steps: float) -> int | None:
-    hits = np.flatnonzero(curve <= steps)
+    """First episode from which the mean over it and the next SMOOTHING - 1 episodes is <= steps."""
+    smooth = np.convolve(curve, np.ones(SMOOTHING) / SMOOTHING, mode="valid")  # smooth[i]: episodes i+1..i+SMOOTHING
+    hits = np.flatnonzero(smooth <= steps)
     return int(hits[0]) + 1 if len(hits) else None
 
 
@@ -58,14 +63,15 @@ def main() -> None:
         print(f"  k = {k:2d}: " + " ".join(f"{x:.0f}" for x in curve[:10]) + f" ... last 10: {curve[-10:].mean():.1f}")
     measured = curves[50][2]
     print(f"k = 50, steps in episode 3: {measured:.1f}  reference {REFERENCE_K50_EPISODE3:.0f}  ratio {measured / REFERENCE_K50_EPISODE3:.2f}")
-    for k, curve in curves.items():
-        episode = first_episode_within(curve, NEAR_OPTIMAL)
-        text = str(episode) if episode else f">{N_EPISODES}"
-        line = f"k = {k:2d}, first episode within {NEAR_OPTIMAL:.0f} steps: {text}"
-        if k == 0:
-            ratio = f"{episode / REFERENCE_K0_EPISODES:.2f}" if episode else "n/a"
-            line += f"  reference about {REFERENCE_K0_EPISODES}  ratio {ratio}"
-        print(line)
+    for threshold in NEAR_OPTIMAL:
+        for k, curve in curves.items():
+            episode = first_episode_within(curve, threshold)
+            text = str(episode) if episode else f">{N_EPISODES}"
+            line = f"k = {k:2d}, first episode from which {SMOOTHING} episodes average within {threshold:.0f} steps: {text}"
+            if k == 0 and threshold == NEAR_OPTIMAL[0]:
+                ratio = f"{episode / REFERENCE_K0_EPISODES:.2f}" if episode else "n/a"
+                line += f"  reference about {REFERENCE_K0_EPISODES}  ratio {ratio}"
+            print(line)
 
     import matplotlib
 
@@ -79,7 +85,7 @@ def main() -> None:
     ax.set_ylim(0, 800)
     ax.set_xlabel("Episodes")
     ax.set_ylabel(f"Steps per episode (mean of {args.runs} runs)")
-    ax.set_title("Dyna Maze, alpha = 0.1, epsilon = 0.1, gamma = 0.95 (Sutton & Barto Figure 8.2)")
+    ax.set_title("Dyna Maze (Sutton & Barto Fig. 8.2): alpha 0.1, epsilon 0.1, gamma 0.95")
     ax.legend()
     fig.tight_layout()
     RESULTS.mkdir(exist_ok=True)
