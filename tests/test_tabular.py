@@ -259,3 +259,10 @@ def test_epsilon_schedules():
     assert model._episode_num >= 1
     with pytest.raises(ZooError, match="epsilon_decay_per"):
         make(QLearning, corridor(), epsilon_decay_per="minute")
+
+
+def test_alpha_schedule_from_config_string():
+    model = make(QLearning, corridor(), alpha="lin_0.5")
+    assert model.lr_schedule(1.0) == pytest.approx(0.5) and model.lr_schedule(0.5) == pytest.approx(0.25)
+    with pytest.raises(ZooError, match="alpha"):
+        make(QLearning, corridor(), alpha="fast")
