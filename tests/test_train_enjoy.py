@@ -106,3 +106,19 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(tmp_path):
     result = zoo("train", "--resume", str(run), "-q")
     assert result.returncode == 0, result.stderr
     assert PPO.load(run / "CartPole-v1.zip").num_timesteps >= model.num_timesteps + 512
+
+
+def test_config_time_limit_ends_the_episodes_the_monitor_records():
+    """A TimeLimit from the config sits inside the Monitor: evaluation ends (CliffWalking-v1 has no limit of its own)."""
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    from zoo.envs.factory import create_env
+
+    env = create_env("CliffWalking-v1", 1, hyperparams={"env_wrapper": [{"gymnasium.wrappers.TimeLimit": {"max_episode_steps": 7}}]})
+
+    class StandStill:  # never reaches the goal: only the time limit ends its episodes
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            return np.zeros(len(obs), dtype=np.int64), None
+
+    rewards, lengths = evaluate_policy(StandStill(), env, n_eval_episodes=2, return_episode_rewards=True)
+    assert lengths == [7, 7] and rewards == [-7.0, -7.0]

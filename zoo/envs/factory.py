@@ -64,14 +64,20 @@ def apply_wrappers(env: gym.Env, wrappers: list[tuple[str, dict[str, Any]]]) -> 
     return env
 
 
-class _WrapperChain:
-    """A picklable ``wrapper_class`` for ``make_vec_env`` (SubprocVecEnv sends it to the workers)."""
+class _MakeEnv:
+    """``gym.make`` plus the config's wrappers, picklable for SubprocVecEnv.
 
-    def __init__(self, wrappers: list[tuple[str, dict[str, Any]]]):
+    ``make_vec_env`` puts the Monitor on top of what this returns, so the Monitor (and with it
+    ``evaluate_policy`` and the training logs) sees episodes as the wrapped env ends them: a ``TimeLimit``
+    given as ``env_wrapper`` truncates the episodes the Monitor records.
+    """
+
+    def __init__(self, env_id: str, wrappers: list[tuple[str, dict[str, Any]]]):
+        self.env_id = env_id
         self.wrappers = wrappers
 
-    def __call__(self, env: gym.Env) -> gym.Env:
-        return apply_wrappers(env, self.wrappers)
+    def __call__(self, **kwargs: Any) -> gym.Env:
+        return apply_wrappers(gym.make(self.env_id, **kwargs), self.wrappers)
 
 
 def create_env(
@@ -113,11 +119,10 @@ def create_env(
     wrappers = parse_wrappers(hyperparams.get("env_wrapper"), f"{env_id}: env_wrapper")
     try:
         venv = make_vec_env(
-            env_id,
+            _MakeEnv(env_id, wrappers),
             n_envs=n_envs,
             seed=seed,
             monitor_dir=monitor_dir,
-            wrapper_class=_WrapperChain(wrappers) if wrappers else None,
             env_kwargs=kwargs,
             vec_env_cls=VEC_ENV_CLASSES[vec_env],
             monitor_kwargs={"override_existing": not append_monitor},
