@@ -6,7 +6,9 @@ A Stable-Baselines3 zip holds ``data`` (JSON), ``policy.pth`` and friends (PyTor
 is unpickled:
 
 1. ``data`` is parsed as JSON; every ``":serialized:"`` field is ignored. The spaces are rebuilt from
-   the readable copies SB3 writes next to each pickle (``dtype``, ``shape``, ``low``, ``high``, ``n``...).
+   the readable copies SB3 writes next to each pickle (``dtype``, ``shape``, ``low``, ``high``, ``n``...;
+   a ``Tuple`` of ``Discrete``, as in Blackjack-v1, from its printed ``spaces``, parsed by :mod:`ast` and never
+   evaluated).
 2. The policy class is looked up by name among the algorithm's own ``policy_aliases``; class-valued
    policy keyword arguments (activation functions, optimizers, features extractors) are looked up in
    an allow-list (:data:`ALLOWED_CLASSES`).
@@ -20,6 +22,7 @@ This also loads checkpoints whose pickles name modules that no longer exist (the
 
 from __future__ import annotations
 
+import ast
 import inspect
 import io
 import json
@@ -134,10 +137,65 @@ def space_from_json(entry: Any, what: str) -> spaces.Space:
     if kind == "MultiBinary":
         n = entry["n"]
         return spaces.MultiBinary(n if isinstance(n, (int, list)) else [int(x) for x in _parse_numbers(n, what)])
+    if kind == "Tuple":
+        return tuple_space_from_text(entry.get("spaces"), what)
     raise ZooError(
         f"the checkpoint's {what} is a {kind} space, which cannot be rebuilt without unpickling it "
-        "(readable forms exist for Box, Discrete, MultiDiscrete and MultiBinary)"
+        "(readable forms exist for Box, Discrete, MultiDiscrete, MultiBinary and Tuple of Discrete)"
     )
+
+
+def _not_a_tuple(text: Any, what: str) -> ZooError:
+    shown = repr(text) if len(repr(text)) <= 120 else repr(text)[:117] + "..."
+    return ZooError(f"the checkpoint's {what} is not a readable Tuple of Discrete spaces: {shown}")
+
+
+def _small_int(node: ast.AST, text: str, what: str) -> int:
+    """An integer literal (optionally negative) of the printed Tuple, else a one-line error."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_small_int(node.operand, text, what)
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    raise _not_a_tuple(text, what)
+
+
+def _space_from_node(node: ast.AST, text: str, what: str) -> spaces.Space:
+    """``Discrete(n)``, ``Discrete(n, start=s)`` or ``Tuple(...)`` of those, from the parsed printed form."""
+    refused = _not_a_tuple(text, what)
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        raise refused
+    name = node.func.id
+    if name == "Discrete" and len(node.args) == 1 and all(k.arg == "start" for k in node.keywords):
+        n = _small_int(node.args[0], text, what)
+        start = _small_int(node.keywords[0].value, text, what) if node.keywords else 0
+        if n <= 0:
+            raise refused
+        return spaces.Discrete(n, start=start)
+    if name == "Tuple" and not node.keywords and node.args:
+        return spaces.Tuple(tuple(_space_from_node(arg, text, what) for arg in node.args))
+    raise refused
+
+
+def tuple_space_from_text(text: Any, what: str) -> spaces.Tuple:
+    """Rebuild a ``Tuple`` space from the printed form SB3 keeps of its parts.
+
+    ``text`` is ``str(space.spaces)``, e.g. ``"(Discrete(32), Discrete(11), Discrete(2))"``. It is parsed by
+    :mod:`ast` and only ``Discrete(int[, start=int])`` and nested ``Tuple(...)`` of those are accepted;
+    nothing is evaluated.
+    """
+    refused = _not_a_tuple(text, what)
+    if not isinstance(text, str) or len(text) > 10_000:
+        raise refused
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        raise refused from error
+    if not isinstance(tree, ast.Tuple) or not tree.elts:
+        raise refused
+    try:
+        return spaces.Tuple(tuple(_space_from_node(node, text, what) for node in tree.elts))
+    except RecursionError as error:
+        raise refused from error
 
 
 # --------------------------------------------------------------------------------------------------
@@ -214,8 +272,9 @@ def policy_kwargs_from_json(entry: Any, policy_class: type) -> dict[str, Any]:
 
 #: Constructor arguments never taken from a downloaded checkpoint.
 _NOT_FROM_DATA = {"self", "policy", "env", "device", "policy_kwargs", "_init_setup_model", "tensorboard_log"}
-#: Hyperparameters that may be schedules: a config's ``lin_X`` becomes a linear schedule.
-_SCHEDULES = {"learning_rate", "clip_range", "clip_range_vf", "delta_std"}
+#: Hyperparameters that may be schedules: a config's ``lin_X`` becomes a linear schedule (``alpha``: the
+#: tabular algorithms' learning rate).
+_SCHEDULES = {"learning_rate", "clip_range", "clip_range_vf", "delta_std", "alpha"}
 
 
 _MISSING = object()

@@ -16,6 +16,7 @@ import pickle
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -240,7 +241,9 @@ def test_unreadable_spaces_and_classes_give_one_line_errors(tmp_path):
     __import__("gymnasium").spaces.Discrete(5, start=-2),
     __import__("gymnasium").spaces.MultiDiscrete([3, 4, 2]),
     __import__("gymnasium").spaces.MultiBinary(6),
-], ids=["image", "box", "discrete", "multidiscrete", "multibinary"])
+    __import__("gymnasium").make("Blackjack-v1").observation_space,  # Tuple(Discrete(32), Discrete(11), Discrete(2))
+    __import__("gymnasium").spaces.Tuple((__import__("gymnasium").spaces.Discrete(3, start=-1),)),
+], ids=["image", "box", "discrete", "multidiscrete", "multibinary", "blackjack-tuple", "one-tuple"])
 def test_spaces_come_back_from_their_readable_json(space):
     from stable_baselines3.common.save_util import data_to_json
 
@@ -248,3 +251,63 @@ def test_spaces_come_back_from_their_readable_json(space):
 
     entry = json.loads(data_to_json({"space": space}))["space"]
     assert space_from_json(entry, "space") == space
+
+
+def _blackjack_qlearning(tmp_path: Path) -> tuple[Any, Path]:
+    """A Q-learning agent on Blackjack-v1 (a Tuple observation space, alpha a schedule), trained briefly and saved."""
+    import gymnasium as gym
+
+    from agents import QLearning
+    from zoo.config import parse_schedule
+
+    model = QLearning("TabularPolicy", gym.make("Blackjack-v1"), alpha=parse_schedule("lin_0.05"), gamma=0.9,
+                      epsilon=0.3, seed=1)
+    model.learn(3000)
+    model.save(tmp_path / "bj.zip")
+    return model, tmp_path / "bj.zip"
+
+
+def test_tuple_space_tabular_agent_round_trip(tmp_path):
+    """Blackjack's Tuple observation space comes back from its printed form; alpha from the config's lin_X."""
+    from gymnasium import spaces
+
+    from agents import QLearning
+
+    model, path = _blackjack_qlearning(tmp_path)
+    data = json.loads(zipfile.ZipFile(path).read("data"))
+    assert data["observation_space"]["spaces"] == "(Discrete(32), Discrete(11), Discrete(2))"
+    assert not _readable_alpha(data)  # a schedule is only pickled: it must come from the config
+    loaded = load_sb3_zip(path, QLearning, device="cpu", fallback_hyperparams={"alpha": "lin_0.05"})
+    assert loaded.observation_space == spaces.Tuple((spaces.Discrete(32), spaces.Discrete(11), spaces.Discrete(2)))
+    assert callable(loaded.alpha) and loaded.alpha(1.0) == pytest.approx(0.05) and loaded.alpha(0.0) == 0.0
+    assert loaded.gamma == 0.9 and loaded.num_timesteps == model.num_timesteps
+    assert th.equal(loaded.policy.q_table, model.policy.q_table) and loaded.policy.q_table.abs().sum() > 0
+    observations = [(s, d, a) for s in range(4, 22) for d in range(1, 11) for a in (0, 1)]
+    for obs in observations:
+        assert loaded.predict(obs, deterministic=True)[0] == model.predict(obs, deterministic=True)[0], obs
+
+
+def _readable_alpha(data: dict) -> bool:
+    return not (isinstance(data.get("alpha"), dict) and ":type:" in data["alpha"])
+
+
+@pytest.mark.parametrize("printed", [
+    "(Discrete(32), Discrete(11), __import__('os').system('touch {marker}'))",  # code where a space should be
+    "(Discrete(32), Discrete(11), Discrete(2)",  # cut short
+    "(Discrete(32), Box(0, 1, (2,)))",  # a space with no readable form here
+    "(Discrete(-3),)",
+    "Discrete(32)",  # not a tuple
+])
+def test_malformed_tuple_space_is_refused_in_one_line(printed, tmp_path):
+    from agents import QLearning
+
+    marker = tmp_path / "pwned-tuple"
+    _, path = _blackjack_qlearning(tmp_path)
+    data = json.loads(zipfile.ZipFile(path).read("data"))
+    data["observation_space"]["spaces"] = printed.format(marker=marker)
+    _rewrite_zip(path, "data", json.dumps(data).encode())
+    with pytest.raises(ZooError) as caught:
+        load_sb3_zip(path, QLearning, device="cpu", fallback_hyperparams={"alpha": "lin_0.05"})
+    message = str(caught.value)
+    assert "\n" not in message and "observation_space is not a readable Tuple of Discrete spaces" in message
+    assert not marker.exists()
