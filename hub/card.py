@@ -10,6 +10,22 @@ from typing import Any
 
 import yaml
 
+#: What a reader must know about an algorithm before trusting its score, by the zoo's algorithm name
+#: (``agents.registry``). Printed under the card's title; algorithms without a note get none.
+ALGORITHM_NOTES: dict[str, str] = {
+    "exploration_bot": (
+        "**Note: a teaching baseline, not reinforcement learning.** The exploration bot acts epsilon-greedily on "
+        "the average *immediate* reward of each state-action pair (no Bellman update, no discounting), so it "
+        "never learns that an action pays off later. It is published as a floor for the real algorithms to beat."
+    ),
+}
+
+
+def algorithm_note(algo: str) -> str:
+    """The card's note for ``algo`` (see :data:`ALGORITHM_NOTES`), as a Markdown paragraph, or ``""``."""
+    note = ALGORITHM_NOTES.get(algo)
+    return f"\n{note}\n" if note else ""
+
 
 def metadata(algo_title: str, env_id: str, algo: str, mean_reward: float, std_reward: float) -> dict[str, Any]:
     """The card's front matter."""
@@ -38,6 +54,7 @@ def model_card(repo_id: str, algo: str, algo_title: str, env_id: str, results: d
     config = yaml.safe_dump(hyperparams, sort_keys=True, default_flow_style=False).strip() or "{}"
     video = "\n![replay](replay.mp4)\n" if has_video else ""
     training = f"\nTrained with {trained_with}.\n" if trained_with else ""
+    note = algorithm_note(algo)
     return f"""---
 {front}---
 
@@ -46,7 +63,7 @@ def model_card(repo_id: str, algo: str, algo_title: str, env_id: str, results: d
 A trained **{algo_title}** agent for **{env_id}**, from the agent zoo (Stable-Baselines3 compatible).
 Mean return **{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}** over {results['n_eval_episodes']} \
 {mode} episodes, measured when it was published ({results['eval_datetime']}).
-{training}{video}
+{note}{training}{video}
 ## Usage
 
 Run it (the zoo downloads it once, then works offline from the Hugging Face cache):

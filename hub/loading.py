@@ -97,11 +97,44 @@ def _check_wrappers(hyperparams: dict[str, Any], source: str) -> None:
                 )
 
 
+def translate_old_keys(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """Config keys of Stable-Baselines3 < 1.0 rewritten as Stable-Baselines3 2.x takes them.
+
+    ``train_freq: -1`` with ``n_episodes_rollout: N`` (train after every N episodes) becomes
+    ``train_freq: [N, episode]``; ``n_episodes_rollout`` is dropped. A combination that has no 2.x form is
+    refused with a one-line error naming the key (``train_freq: -1`` alone would train on nothing, forever).
+    """
+    if "n_episodes_rollout" not in raw and raw.get("train_freq") != -1:
+        return raw
+    config = dict(raw)
+    episodes = config.pop("n_episodes_rollout", -1)
+    train_freq = config.get("train_freq", -1)
+    if isinstance(episodes, bool) or not isinstance(episodes, int):
+        raise ZooError(f"{source}: n_episodes_rollout must be an integer (SB3 < 1.0), got {episodes!r}")
+    if train_freq == -1:
+        if episodes <= 0:
+            raise ZooError(
+                f"{source}: train_freq is -1 with no positive n_episodes_rollout (SB3 < 1.0 keys); "
+                "set train_freq to a number of steps or to [N, episode]"
+            )
+        config["train_freq"] = [episodes, "episode"]
+    elif episodes > 0:
+        raise ZooError(
+            f"{source}: n_episodes_rollout={episodes} (SB3 < 1.0) together with train_freq={train_freq!r}; "
+            "remove n_episodes_rollout or set train_freq to [N, episode]"
+        )
+    return config
+
+
 def clean_hyperparams(raw: dict[str, Any], algo_class: type, source: str) -> dict[str, Any]:
-    """The config keys the zoo understands for ``algo_class``; others (old rl-zoo3 keys) are dropped."""
+    """The config keys the zoo understands for ``algo_class``; others (old rl-zoo3 keys) are dropped.
+
+    Keys of SB3 < 1.0 that have a 2.x form are translated first (:func:`translate_old_keys`).
+    """
     from zoo.config import ZOO_KEYS, constructor_parameters
 
     _check_wrappers(raw, source)
+    raw = translate_old_keys(raw, source)
     known = set(ZOO_KEYS) | set(constructor_parameters(algo_class))
     return {key: value for key, value in raw.items() if key in known and key != "callback"}
 
@@ -154,6 +187,7 @@ def load_folder(
     algo_class = spec.load()
     raw = _yaml_dict(folder / "config.yml")
     hyperparams = clean_hyperparams(raw, algo_class, f"{name}/config.yml")
+    raw = translate_old_keys(raw, f"{name}/config.yml")
     env_kwargs = _yaml_dict(folder / "env_kwargs.yml")
     zip_path = _find_zip(folder, [name, repo_name(spec.name, env_id), env_id.replace("/", "-")])
     model = load_sb3_zip(zip_path, algo_class, device=device, fallback_hyperparams=raw)

@@ -109,6 +109,24 @@ def test_model_card_and_results(hub_server, tmp_path):
     assert load_agent(folder, device="cpu").results == results
 
 
+def test_algorithm_notes_go_on_their_cards_only():
+    """The exploration bot's card says it is a teaching baseline; other cards carry no note."""
+    from agents.registry import get_class
+    from hub.card import ALGORITHM_NOTES, model_card
+
+    results = {"mean_reward": -0.1, "std_reward": 0.9, "is_deterministic": True, "n_eval_episodes": 10,
+               "eval_datetime": "2026-01-01T00:00:00"}
+    for algo in ALGORITHM_NOTES:
+        get_class(algo)  # every note belongs to a registered algorithm (a misspelt key would never show)
+    bot = model_card("zoo-test/exploration_bot-Blackjack-v1", "exploration_bot", "ExplorationBot", "Blackjack-v1",
+                     results, {}, has_video=False)
+    body = bot.split("---", 2)[2]
+    assert "teaching baseline, not reinforcement learning" in body and "immediate* reward" in body
+    assert body.index("teaching baseline") < body.index("## Usage")
+    ppo = model_card("zoo-test/ppo-CartPole-v1", "ppo", "PPO", "CartPole-v1", results, {}, has_video=False)
+    assert not any(note in ppo for note in ALGORITHM_NOTES.values()) and "teaching baseline" not in ppo
+
+
 def test_failures_are_one_clear_line(hub_server, hub_server_factory, monkeypatch, tmp_path):
     sha = _push(_model(0), "zoo-test/ppo-CartPole-v1").commit
     cases = {
@@ -194,6 +212,43 @@ def test_a_pulled_agent_resumes_training_with_its_normalisation(hub_server, tmp_
     assert load_folder_stats(folder).obs_rms.mean.tolist() == [0.0, 1.0, 2.0, 3.0]
     assert main(["train", "--resume", str(folder), "-q"]) == 0
     assert PPO.load(folder / "CartPole-v1.zip", device="cpu").num_timesteps == 256
+
+
+def test_a_pulled_sb3_0x_agent_gets_sb3_2x_train_freq_and_resumes(hub_agents_server, tmp_path):
+    """sb3/sac-Pendulum-v1's config says train_freq: -1, n_episodes_rollout: 1 (SB3 < 1.0): the pulled run folder
+    says train_freq: [1, episode], which SB3 2.x takes (with -1 its learn() fails an assertion)."""
+    from stable_baselines3 import SAC
+    from stable_baselines3.common.type_aliases import TrainFrequencyUnit
+
+    from hub.pull import pull
+    from hub.safe_yaml import load_yaml
+
+    folder = pull("sb3/sac-Pendulum-v1", tmp_path / "logs", endpoint=hub_agents_server.url, device="cpu")
+    config = load_yaml(folder / "config.yml")
+    assert config["train_freq"] == [1, "episode"] and "n_episodes_rollout" not in config
+    config["n_timesteps"] += 200  # one more episode
+    (folder / "config.yml").write_text(yaml.safe_dump(config))
+    assert main(["train", "--resume", str(folder), "-q", "--eval-episodes", "1"]) == 0
+    model = SAC.load(folder / "Pendulum-v1.zip", device="cpu")
+    assert model.num_timesteps == 20200 and model.train_freq.unit == TrainFrequencyUnit.EPISODE
+    assert model.train_freq.frequency == 1
+
+
+@pytest.mark.parametrize("config, key", [
+    ({"train_freq": -1}, "train_freq"),
+    ({"train_freq": -1, "n_episodes_rollout": 0}, "train_freq"),
+    ({"train_freq": 4, "n_episodes_rollout": 2}, "n_episodes_rollout"),
+    ({"n_episodes_rollout": "one"}, "n_episodes_rollout"),
+])
+def test_sb3_0x_train_freq_without_a_2x_form_is_one_line_naming_the_key(config, key):
+    from hub.loading import clean_hyperparams, translate_old_keys
+
+    with pytest.raises(ZooError) as caught:
+        clean_hyperparams({"policy": "MlpPolicy", **config}, PPO, "old/config.yml")
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("old/config.yml: ") and key in message
+    assert translate_old_keys({"train_freq": -1, "n_episodes_rollout": 3}, "x") == {"train_freq": [3, "episode"]}
+    assert translate_old_keys({"train_freq": [1, "episode"]}, "x") == {"train_freq": [1, "episode"]}
 
 
 def load_folder_stats(folder: Path):
