@@ -173,7 +173,7 @@ def test_user_mistakes_are_one_line_errors():
         A3C("MlpPolicy", "CartPole-v1", device="cuda")
 
 
-@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1"])
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1", "LunarLander-v3"])
 def test_shipped_config_builds_a_model(env_id):
     from zoo.config import load_hyperparams
     from zoo.envs.factory import create_env
