@@ -17,6 +17,8 @@ from zoo.cli import main
 
 REQUIRED = ("a2c-CartPole-v1", "dqn-CartPole-v1", "ppo-CartPole-v1", "sac-Pendulum-v1")
 EPISODES = 3
+#: Agents published with at least this many evaluation episodes are re-evaluated on a fifth of them.
+MANY = 10_000
 
 
 def test_the_store_holds_the_first_agents_and_stays_small():
@@ -45,11 +47,17 @@ def test_stored_agent_reproduces_its_results(folder):
     assert (agent.algo, agent.env_id) == (results["algo"], results["env_id"])
     env = create_env(agent.env_id, 1, hyperparams=agent.hyperparams, env_kwargs=agent.env_kwargs,
                      seed=results["seed"], wrap_normalize=agent.wrap_normalize, training=False)
-    returns, _ = evaluate_policy(agent.model, env, n_eval_episodes=EPISODES, deterministic=results["is_deterministic"],
+    published = results["n_eval_episodes"]
+    n_episodes = EPISODES if published < MANY else MANY // 5
+    returns, _ = evaluate_policy(agent.model, env, n_eval_episodes=n_episodes, deterministic=results["is_deterministic"],
                                  return_episode_rewards=True)
     env.close()
-    # the same seeded env and policy replay the first episodes of the published evaluation
-    tolerance = 2 * results["std_reward"] + 1e-6
+    # the same seeded env and policy replay the first episodes of the published evaluation; an agent published
+    # with many short, noisy episodes (Blackjack) is checked to four standard errors of the difference of means
+    if n_episodes == EPISODES:
+        tolerance = 2 * results["std_reward"] + 1e-6
+    else:
+        tolerance = 4 * results["std_reward"] * np.sqrt(1 / n_episodes - 1 / published) + 1e-6
     assert abs(np.mean(returns) - results["mean_reward"]) <= tolerance, (returns, results)
 
 
