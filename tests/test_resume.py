@@ -70,5 +70,8 @@ def test_resume_refuses_a_finished_run(tmp_path):
                                 eval_freq=-1, verbose=0))
     with pytest.raises(ZooError, match="already reached its 512 steps"):
         resume(result.run_folder)
+    extended = resume(result.run_folder, n_timesteps=1024, verbose=0)  # a new total trains it further
+    assert extended.model.num_timesteps == 1024
+    assert "n_timesteps: 1024" in (result.run_folder / "config.yml").read_text()
     with pytest.raises(ZooError, match="run folder not found"):
         resume(tmp_path / "nope")

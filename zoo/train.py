@@ -242,11 +242,13 @@ def train(options: TrainOptions) -> TrainResult:
     return finish(model, hp, run_folder, eval_env, options.eval_episodes)
 
 
-def resume(run_folder: str | Path, device: str | None = None, progress: bool = False, verbose: int | None = None) -> TrainResult:
+def resume(run_folder: str | Path, device: str | None = None, progress: bool = False, verbose: int | None = None,
+           n_timesteps: int | None = None) -> TrainResult:
     """Continue a run from its last checkpoint until its configured ``n_timesteps``, in the same folder.
 
     The step counter, schedules (learning rate, exploration), replay buffer and normalisation statistics
-    continue where the checkpoint left them.
+    continue where the checkpoint left them. ``n_timesteps`` sets a new total (written to the run's
+    ``config.yml``), e.g. to train a finished or pulled agent further.
     """
     run_folder = Path(run_folder)
     if not run_folder.is_dir():
@@ -257,15 +259,19 @@ def resume(run_folder: str | Path, device: str | None = None, progress: bool = F
     options.progress = progress
     options.verbose = options.verbose if verbose is None else verbose
     spec = get_spec(options.algo)
-    hp = build_hyperparams(spec.name, options.env_id, runs.read_run_yaml(run_folder, "config.yml"), spec.load(),
-                           str(run_folder / "config.yml"))
+    config = runs.read_run_yaml(run_folder, "config.yml")
+    if n_timesteps is not None:
+        config["n_timesteps"] = n_timesteps
+    hp = build_hyperparams(spec.name, options.env_id, config, spec.load(), str(run_folder / "config.yml"))
 
     found = runs.checkpoints(run_folder)
     if not found:
         raise ZooError(f"nothing to resume: {run_folder / 'checkpoints'} holds no checkpoint")
     steps = max(found)
     if steps >= hp.n_timesteps:
-        raise ZooError(f"{run_folder} already reached its {hp.n_timesteps} steps")
+        raise ZooError(f"{run_folder} already reached its {hp.n_timesteps} steps; pass -n TOTAL to train it further")
+    if n_timesteps is not None:
+        runs.write_yaml(run_folder / "config.yml", config)
     files = runs.checkpoint_files(run_folder, steps)
     set_threads(options.num_threads)
     env = make_train_env(hp, options, run_folder, options.seed + steps, resume_from=files["vecnormalize"])

@@ -8,7 +8,7 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algo", help="algorithm (see `zoo list`)")
     parser.add_argument("--env", help="gymnasium env id, e.g. CartPole-v1")
-    parser.add_argument("-n", "--n-timesteps", type=int, default=None, help="override the config's n_timesteps")
+    parser.add_argument("-n", "--n-timesteps", type=int, default=None, help="override the config's n_timesteps (with --resume: the new total)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: drawn and recorded)")
     parser.add_argument("-f", "--log-folder", default="logs", help="where run folders go (default: logs)")
     parser.add_argument("--eval-freq", type=int, default=10_000, help="evaluate every N steps (<= 0: never)")
@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     verbose = 0 if args.quiet else 1
     try:
         if args.resume:
-            result = resume(args.resume, device=args.device, progress=args.progress, verbose=verbose)
+            result = resume(args.resume, device=args.device, progress=args.progress, verbose=verbose,
+                            n_timesteps=args.n_timesteps)
         else:
             if not args.algo or not args.env:
                 raise ZooError("--algo and --env are required (or --resume RUN_FOLDER)")
