@@ -286,10 +286,10 @@ def _readable(value: Any) -> bool:
 
 def _hyperparameter(key: str, value: Any) -> Any:
     """A config value as the constructor wants it (``lin_0.001`` -> linear schedule)."""
-    if isinstance(value, str) and value.startswith("lin_") and key in _SCHEDULES:
-        from stable_baselines3.common.utils import LinearSchedule
+    if key in _SCHEDULES:
+        from agents.common.schedules import parse_schedule
 
-        return LinearSchedule(float(value[4:]), 0.0, 1.0)
+        return parse_schedule(value)
     return value
 
 

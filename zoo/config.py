@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from agents.common.schedules import parse_schedule
 from zoo.errors import ZooError
 
 #: where the shipped configs live (the repository's top-level ``configs/``)
@@ -252,19 +253,6 @@ def parse_policy_kwargs(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ZooError(f"{where}: expected a mapping (or a \"dict(...)\" string), got {type(value).__name__}")
     return _resolve_names_in(value, where)
-
-
-def parse_schedule(value: Any) -> Any:
-    """``"lin_0.001"`` becomes a schedule going linearly from 0.001 (start) to 0 (end); others pass through."""
-    if isinstance(value, str) and value.startswith("lin_"):
-        from stable_baselines3.common.utils import LinearSchedule
-
-        try:
-            start = float(value[len("lin_"):])
-        except ValueError:
-            return value  # reported by the type check
-        return LinearSchedule(start, 0.0, 1.0)
-    return value
 
 
 def parse_normalize(value: Any, where: str) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ A per-episode decay uses the same classes, fed with ``1 - episodes_done / n_epis
 from __future__ import annotations
 
 import math
+from typing import Any
 
 
 class ConstantSchedule:
@@ -110,3 +111,19 @@ def make_schedule(
     if kind == "exponential":
         return ExponentialSchedule(initial, final, end_fraction)
     raise ValueError(f"unknown schedule {kind!r}; use 'constant', 'linear' or 'exponential'")
+
+
+def parse_schedule(value: Any) -> Any:
+    """The RL Baselines3 Zoo's ``"lin_X"``: a schedule going linearly from X (start) to 0 (end).
+
+    The one parser of that form (configs, tabular ``alpha``, downloaded configs). It returns SB3's own
+    ``LinearSchedule``, so checkpoints saved with it load in plain SB3 too. Any other value passes through.
+    """
+    if isinstance(value, str) and value.startswith("lin_"):
+        from stable_baselines3.common.utils import LinearSchedule as SB3LinearSchedule
+
+        try:
+            return SB3LinearSchedule(float(value[len("lin_"):]), 0.0, 1.0)
+        except ValueError:
+            return value  # not a number: left for the caller's type check to report
+    return value

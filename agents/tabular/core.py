@@ -39,7 +39,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import safe_mean
 
-from agents.common.schedules import LinearSchedule, make_schedule
+from agents.common.schedules import make_schedule, parse_schedule
 from agents.tabular.vec_env import LightDummyVecEnv
 from zoo.errors import ZooError
 
@@ -233,10 +233,9 @@ class TabularAlgorithm(BaseAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
+        alpha = parse_schedule(alpha)
         if isinstance(alpha, str):
-            if not alpha.startswith("lin_"):
-                raise ZooError(f"alpha must be a number, a schedule or 'lin_X', got {alpha!r}")
-            alpha = LinearSchedule(float(alpha[len("lin_") :]), 0.0)
+            raise ZooError(f"alpha must be a number, a schedule or 'lin_X', got {alpha!r}")
         super().__init__(
             policy,
             env,
