@@ -106,6 +106,10 @@ def make_play_env(agent: Agent, render: bool = False, record_dir: str | None = N
     hyperparams = dict(agent.hyperparams)
     render_mode = "rgb_array" if record_dir else ("human" if render else None)
     if record_dir:
+        try:
+            import moviepy  # noqa: F401  (gymnasium's RecordVideo writes mp4 files through it)
+        except ImportError:
+            raise ZooError("--record needs moviepy: pip install moviepy") from None
         recorder = ("gymnasium.wrappers.RecordVideo", {
             "video_folder": record_dir, "episode_trigger": _first_episode, "video_length": video_length,
             "name_prefix": f"{agent.algo}-{runs.safe_env_name(agent.env_id)}",
