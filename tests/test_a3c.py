@@ -17,6 +17,7 @@ from agents import A3C
 from agents.a3c import A3CWorkerError, SpecEnvFactory
 from agents.a3c.a3c import env_factory_from
 from agents.a3c.worker import n_step_returns
+from zoo.config import config_path, configured_envs
 from zoo.errors import ZooError
 
 th.set_num_threads(1)
@@ -173,7 +174,7 @@ def test_user_mistakes_are_one_line_errors():
         A3C("MlpPolicy", "CartPole-v1", device="cuda")
 
 
-@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1", "LunarLander-v3"])
+@pytest.mark.parametrize("env_id", configured_envs(config_path("a3c")))
 def test_shipped_config_builds_a_model(env_id):
     from zoo.config import load_hyperparams
     from zoo.envs.factory import create_env

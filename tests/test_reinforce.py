@@ -15,6 +15,7 @@ from stable_baselines3.common.logger import configure
 
 from agents import REINFORCE
 from agents.reinforce import discounted_returns
+from zoo.config import config_path, configured_envs
 
 th.set_num_threads(1)
 
@@ -175,7 +176,7 @@ def test_continuous_actions_smoke(tmp_path):
     assert loaded.num_timesteps == 600
 
 
-@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1"])
+@pytest.mark.parametrize("env_id", configured_envs(config_path("reinforce")))
 def test_shipped_config_builds_a_model(env_id):
     from zoo.config import load_hyperparams
     from zoo.envs.factory import create_env
