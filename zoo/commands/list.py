@@ -22,10 +22,8 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) + 2 for i in range(4)]
     for row in rows:
         print("".join(cell.ljust(width) for cell, width in zip(row, widths)) + row[4])
-    try:
-        from hub.store import list_pretrained
-    except ImportError:
-        return 0
+    from hub.store import list_pretrained
+
     agents = list_pretrained()
     print(f"\nPretrained agents ({len(agents)}):" if agents else "\nNo pretrained agents in the store yet.")
     for name in agents:
