@@ -82,3 +82,14 @@ def test_importing_agents_and_help_stay_light():
     assert out.strip() == "False"
     result = subprocess.run([sys.executable, "-m", "zoo", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "train" in result.stdout
+
+
+def test_zoo_list_shows_algorithms_spaces_configs_and_pretrained(capsys):
+    from zoo.cli import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    dqn_row = next(line for line in out.splitlines() if line.startswith("dqn "))
+    assert "DQN" in dqn_row and "Discrete" in dqn_row and "CartPole-v1" in dqn_row and "Box" not in dqn_row
+    assert all(name in out for name in ALGOS)
+    assert "agent-zoo/ppo-CartPole-v1" in out
