@@ -158,6 +158,7 @@ def write_repo_files(
     """
     from agents.registry import get_spec
     from zoo.config import to_plain
+    from zoo.runs import write_yaml
 
     algo = get_spec(algo).name if algo else algo_name_of(model)
     hyperparams = to_plain(dict(hyperparams or {}))
@@ -171,8 +172,8 @@ def write_repo_files(
         (folder / name).unlink(missing_ok=True)
     name = repo_id.split("/", 1)[1]
     model.save(folder / f"{name}.zip")
-    (folder / "config.yml").write_text(yaml_dump(hyperparams))
-    (folder / "env_kwargs.yml").write_text(yaml_dump(env_kwargs))
+    write_yaml(folder / "config.yml", hyperparams)
+    write_yaml(folder / "env_kwargs.yml", env_kwargs)
     if stats is not None:
         (folder / JSON_NAME).write_text(to_json(stats))
         (folder / PKL_NAME).write_bytes(stats.to_sb3_pickle(env_id, env_kwargs))
@@ -187,12 +188,6 @@ def write_repo_files(
         model_card(repo_id, algo, type(model).__name__, env_id, results, hyperparams, has_video, trained_with)
     )
     return results
-
-
-def yaml_dump(data: Any) -> str:
-    import yaml
-
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
 
 def push_to_hub(
