@@ -5,7 +5,10 @@ state ``s``. With it the expected return of a policy is computed, not sampled:
 
 - :func:`policy_return`: the expected undiscounted return of a deterministic policy within a time
   limit of ``horizon`` steps, from the env's initial-state distribution (Taxi's mean return,
-  FrozenLake's success probability within its step limit);
+  FrozenLake's success probability within its step limit); the policy may depend on the time;
+- :func:`greedy_actions`: a tabular agent's deterministic greedy policy as such an action table, for
+  agents that observe the state alone and for those that also observe the time
+  (:class:`zoo.envs.wrappers.ObserveTime`);
 - :func:`optimal_return`: the best expected return any policy can reach within ``horizon`` steps
   (finite-horizon value iteration, the optimum the benchmarks compare against);
 - :func:`value_iteration`: the discounted optimal action values Q*.
@@ -15,10 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
+from zoo.envs.wrappers import time_bin, time_limit
 from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    from agents.tabular.core import TabularPolicy
 
 
 @dataclass
@@ -59,7 +69,7 @@ def transition_table(env: gym.Env | str) -> TransitionTable:
         import zoo.envs  # noqa: F401  (the zoo's own envs)
 
         env = gym.make(env)
-    horizon = env.spec.max_episode_steps if env.spec is not None else None
+    horizon = time_limit(env)
     raw = env.unwrapped
     table = getattr(raw, "P", None)
     initial = getattr(raw, "initial_state_distrib", getattr(raw, "isd", None))
@@ -78,18 +88,45 @@ def transition_table(env: gym.Env | str) -> TransitionTable:
 
 
 def policy_return(table: TransitionTable, actions: np.ndarray, horizon: int | None = None) -> float:
-    """Expected undiscounted return of the deterministic policy ``actions[s]`` within ``horizon`` steps.
+    """Expected undiscounted return of a deterministic policy within ``horizon`` steps.
 
     :param table: the env's transition table
-    :param actions: the action in each state, ``(n_states,)`` (e.g. ``model.q_table.argmax(axis=1)``)
+    :param actions: the action in each state, ``(n_states,)`` (e.g. ``model.q_table.argmax(axis=1)``),
+        or, for a policy that depends on the time, ``(horizon, n_states)``: ``actions[t, s]`` after ``t`` steps
     :param horizon: time limit; default the env's
     """
     horizon = _horizon(table, horizon)
+    actions = np.asarray(actions)
+    if actions.ndim == 2 and actions.shape[0] != horizon:
+        raise ZooError(f"a time-dependent policy needs one row per step: {horizon} rows, got {actions.shape[0]}")
     values = np.zeros(table.n_states)
     states = np.arange(table.n_states)
-    for _ in range(horizon):  # values[s]: expected return with the steps left
-        values = table.expected(values)[states, actions]
+    for t in reversed(range(horizon)):  # values[s]: expected return from step t on
+        values = table.expected(values)[states, actions[t] if actions.ndim == 2 else actions]
     return float(table.initial @ values)
+
+
+def greedy_actions(policy: TabularPolicy, n_states: int, horizon: int | None = None) -> np.ndarray:
+    """The deterministic greedy policy of a tabular agent as an action table for :func:`policy_return`.
+
+    :param policy: the agent's policy (``model.policy``); its observations are the env's states
+        (``Discrete(n_states)``) or states and time bins (``Tuple(Discrete(n_states), Discrete(bins + 1))``,
+        :class:`zoo.envs.wrappers.ObserveTime`)
+    :param n_states: number of states of the env
+    :param horizon: the time limit the time bins cut (needed for an agent that observes the time)
+    :return: ``(n_states,)`` actions, or ``(horizon, n_states)`` for an agent that observes the time
+    """
+    states = np.arange(n_states)
+    space = policy.observation_space
+    if isinstance(space, spaces.Discrete) and space.n == n_states:
+        return policy.greedy(policy.indexer(states), deterministic=True)
+    if not (isinstance(space, spaces.Tuple) and len(space.spaces) == 2 and space.spaces[0].n == n_states):
+        raise ZooError(f"a policy over {space} is not one of an env with {n_states} states (and the time)")
+    if horizon is None:
+        raise ZooError("an agent that observes the time is evaluated over a horizon: give it")
+    bins = int(space.spaces[1].n) - 1
+    rows = [policy.greedy(policy.indexer((states, np.full(n_states, time_bin(t, bins, horizon)))), deterministic=True) for t in range(horizon)]
+    return np.stack(rows)
 
 
 def optimal_return(table: TransitionTable, horizon: int | None = None) -> float:

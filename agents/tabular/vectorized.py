@@ -15,6 +15,10 @@ It behaves like ``DummyVecEnv`` over Monitor-wrapped copies: the env's time limi
 (``"TimeLimit.truncated"``), a finished copy resets at once and its info holds
 ``"terminal_observation"`` and Monitor's ``"episode"`` record. It does not render. With many copies
 the agent makes batched updates (see :mod:`agents.tabular.core`).
+
+With ``time_bins`` it does what :class:`zoo.envs.wrappers.ObserveTime` does to one env:
+observations are ``(state, time bin)`` and the time limit ends episodes as a terminal state. That
+is how a tabular agent learns the time-dependent optimum of a time-limited task (FrozenLake8x8-v1).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from agents.tabular.exact import transition_table
+from zoo.envs.wrappers import time_bin
+from zoo.errors import ZooError
 
 
 class TransitionTableVecEnv(VecEnv):
@@ -39,14 +45,33 @@ class TransitionTableVecEnv(VecEnv):
     :param n_envs: number of copies
     :param seed: seed of the sampling (``None``: random)
     :param max_episode_steps: time limit; default the env's (``None`` and no env limit: none)
+    :param time_bins: observe the time too, in this many equal bins of the time limit: observations are
+        ``(state, steps taken * time_bins // limit)`` in ``Tuple(Discrete(n_states), Discrete(time_bins + 1))``
+        and the time limit ends episodes as a terminal state (``None``: observe the state only)
     """
 
-    def __init__(self, env: gym.Env | str, n_envs: int = 64, seed: int | None = None, max_episode_steps: int | None = None) -> None:
+    def __init__(
+        self,
+        env: gym.Env | str,
+        n_envs: int = 64,
+        seed: int | None = None,
+        max_episode_steps: int | None = None,
+        time_bins: int | None = None,
+    ) -> None:
         env = gym.make(env) if isinstance(env, str) else env
         self.table = transition_table(env)
         self.render_mode = None
-        super().__init__(n_envs, spaces.Discrete(self.table.n_states), spaces.Discrete(self.table.n_actions))
         self.max_episode_steps = max_episode_steps if max_episode_steps is not None else self.table.horizon
+        self.time_bins = time_bins
+        self.observe_time = time_bins is not None
+        observation_space: spaces.Space = spaces.Discrete(self.table.n_states)
+        if self.observe_time:
+            if not self.max_episode_steps:
+                raise ZooError("time_bins needs a time limit: give max_episode_steps")
+            if not 1 <= time_bins <= self.max_episode_steps:
+                raise ZooError(f"time_bins must be between 1 and the time limit ({self.max_episode_steps}), got {time_bins}")
+            observation_space = spaces.Tuple((observation_space, spaces.Discrete(time_bins + 1)))
+        super().__init__(n_envs, observation_space, spaces.Discrete(self.table.n_actions))
         self.spec = env.spec
         self._cumulative = np.cumsum(self.table.probs, axis=2)
         self._cumulative[..., -1] = np.inf  # rounding never sends a draw past the last outcome
@@ -70,7 +95,12 @@ class TransitionTableVecEnv(VecEnv):
         self._lengths[:] = 0
         self._returns[:] = 0.0
         self.reset_infos = [{} for _ in range(self.num_envs)]
-        return self._states.copy()
+        return self._observation(self._states)
+
+    def _observation(self, states: np.ndarray) -> VecEnvObs:
+        if not self.observe_time:
+            return states.copy()
+        return states.copy(), time_bin(self._lengths, self.time_bins, self.max_episode_steps)
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions, dtype=np.int64).reshape(-1)
@@ -85,14 +115,19 @@ class TransitionTableVecEnv(VecEnv):
         self._lengths += 1
         self._returns += rewards
         truncated = ~terminated & (self._lengths >= self.max_episode_steps) if self.max_episode_steps else np.zeros_like(terminated)
+        if self.observe_time:  # the time is part of the state: running out of it is a terminal state
+            terminated, truncated = terminated | truncated, np.zeros_like(truncated)
         dones = terminated | truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         ended = np.flatnonzero(dones)
         if len(ended):
             elapsed = round(time.time() - self._start, 6)
             for i in ended.tolist():
+                last = int(next_states[i])
+                if self.observe_time:
+                    last = (last, time_bin(int(self._lengths[i]), self.time_bins, self.max_episode_steps))
                 infos[i] = {
-                    "terminal_observation": int(next_states[i]),
+                    "terminal_observation": last,
                     "TimeLimit.truncated": bool(truncated[i]),
                     "episode": {"r": float(self._returns[i]), "l": int(self._lengths[i]), "t": elapsed},
                 }
@@ -101,7 +136,7 @@ class TransitionTableVecEnv(VecEnv):
             self._lengths[ended] = 0
             self._returns[ended] = 0.0
         self._states = next_states
-        return next_states.copy(), rewards.astype(np.float32), dones, infos
+        return self._observation(next_states), rewards.astype(np.float32), dones, infos
 
     def close(self) -> None:
         pass
