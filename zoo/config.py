@@ -2,7 +2,7 @@
 
 A config file maps env ids (or ``default``) to hyperparameters. The keys the zoo itself uses are
 ``n_timesteps``, ``policy``, ``n_envs``, ``normalize``, ``env_wrapper``, ``vec_env_wrapper``, ``frame_stack``,
-``callback``, ``noise_type``/``noise_std``; every other key is a constructor argument of the algorithm.
+``callback``, ``noise_type``/``noise_std``, and the zoo's ``vec_env`` (the VecEnv type, like ``--vec-env``); every other key is a constructor argument of the algorithm.
 
 Nothing is evaluated: YAML goes through ``yaml.safe_load``, the zoo's string forms
 (``policy_kwargs: "dict(net_arch=[64, 64], activation_fn=nn.ReLU)"``, ``normalize: "{'norm_obs': True}"``)
@@ -42,6 +42,7 @@ ZOO_KEYS = {
     "callback",
     "noise_type",
     "noise_std",
+    "vec_env",
 }
 
 #: names the string form of ``policy_kwargs`` may use, and what they stand for
@@ -58,6 +59,9 @@ ALLOWED_NAMES = {
     "CombinedExtractor": "stable_baselines3.common.torch_layers:CombinedExtractor",
 }
 NOISE_TYPES = ("normal", "ornstein-uhlenbeck")
+#: VecEnv types (``vec_env`` key, ``--vec-env``): SB3's DummyVecEnv and SubprocVecEnv, and ``table``:
+#: NumPy copies of a toy-text env stepped from its transition table (``zoo.envs.factory.create_table_env``)
+VEC_ENV_TYPES = ("dummy", "subproc", "table")
 _CONSTANTS = {"True": True, "False": False, "None": None}
 
 
@@ -384,6 +388,8 @@ def build_hyperparams(
     frame_stack = raw.get("frame_stack")
     if frame_stack is not None:
         frame_stack = number("frame_stack", None)
+    if raw.get("vec_env", "dummy") not in VEC_ENV_TYPES:
+        raise ZooError(f"{where}: vec_env must be one of {', '.join(VEC_ENV_TYPES)}, got {raw['vec_env']!r}")
 
     normalize = parse_normalize(raw.get("normalize", False), f"{where}: normalize")
     if "normalize_kwargs" in raw and normalize is not None:

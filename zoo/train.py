@@ -34,14 +34,15 @@ class TrainOptions:
     :param log_folder: where run folders go (``LOG/ALGO/ENV_ID_N``)
     :param n_timesteps: override of the config's ``n_timesteps`` (``None``: keep it)
     :param seed: random seed (``None``: draw one and record it in ``args.yml``)
-    :param eval_freq: evaluate every this many env steps (<= 0: never)
+    :param eval_freq: evaluate every this many env steps (0: every 10,000 steps, but no more than 100 times
+        per run; < 0: never)
     :param eval_episodes: episodes per evaluation
     :param n_eval_envs: envs used for evaluation
     :param save_freq: checkpoint every this many env steps (0: ten times per run, < 0: never)
     :param hyperparams: values replacing those of the config file
     :param env_kwargs: keyword arguments for ``gym.make``
     :param conf_file: config file to use instead of ``configs/ALGO.yml``
-    :param vec_env: ``"dummy"`` or ``"subproc"``
+    :param vec_env: ``"dummy"``, ``"subproc"`` or ``"table"`` (``None``: the config's ``vec_env``, else ``"dummy"``)
     :param device: torch device (``"auto"``, ``"cpu"``, ``"cuda"``)
     :param progress: show a progress bar
     :param tensorboard_log: TensorBoard log folder, or ``None``
@@ -54,14 +55,14 @@ class TrainOptions:
     log_folder: str = "logs"
     n_timesteps: int | None = None
     seed: int | None = None
-    eval_freq: int = 10_000
+    eval_freq: int = 0
     eval_episodes: int = 5
     n_eval_envs: int = 1
     save_freq: int = 0
     hyperparams: dict[str, Any] = field(default_factory=dict)
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     conf_file: str | None = None
-    vec_env: str = "dummy"
+    vec_env: str | None = None
     device: str = "auto"
     progress: bool = False
     tensorboard_log: str | None = None
@@ -110,7 +111,7 @@ def make_train_env(hp: Hyperparams, options: TrainOptions, run_folder: Path, see
     wrap = load_normalize(str(resume_from), training=True) if resume_from and resume_from.is_file() else None
     return create_env(
         hp.env_id, hp.n_envs, hyperparams=hp.raw, env_kwargs=options.env_kwargs, seed=seed,
-        monitor_dir=str(run_folder / "monitor"), vec_env=options.vec_env, wrap_normalize=wrap,
+        monitor_dir=str(run_folder / "monitor"), vec_env=options.vec_env or hp.raw.get("vec_env", "dummy"), wrap_normalize=wrap,
         append_monitor=resume_from is not None,
     )
 
@@ -156,9 +157,10 @@ def build_model(spec: AlgoSpec, hp: Hyperparams, env: VecEnv, options: TrainOpti
 def make_callbacks(hp: Hyperparams, options: TrainOptions, run_folder: Path, eval_env: VecEnv) -> list[BaseCallback]:
     """EvalCallback, the checkpoint callback and the config's own callbacks."""
     callbacks: list[BaseCallback] = []
-    if options.eval_freq > 0:
+    eval_freq = options.eval_freq if options.eval_freq != 0 else max(10_000, hp.n_timesteps // 100)
+    if eval_freq > 0:
         evaluation = EvalCallback(
-            eval_env, n_eval_episodes=options.eval_episodes, eval_freq=max(options.eval_freq // hp.n_envs, 1),
+            eval_env, n_eval_episodes=options.eval_episodes, eval_freq=max(eval_freq // hp.n_envs, 1),
             log_path=str(run_folder), best_model_save_path=str(run_folder), deterministic=True,
             verbose=options.verbose,
         )

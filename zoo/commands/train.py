@@ -11,7 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--n-timesteps", type=int, default=None, help="override the config's n_timesteps (with --resume: the new total)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: drawn and recorded)")
     parser.add_argument("-f", "--log-folder", default="logs", help="where run folders go (default: logs)")
-    parser.add_argument("--eval-freq", type=int, default=10_000, help="evaluate every N steps (<= 0: never)")
+    parser.add_argument("--eval-freq", type=int, default=0,
+                        help="evaluate every N steps (default 0: every 10,000 steps, at most 100 times per run; -1: never)")
     parser.add_argument("--eval-episodes", type=int, default=5, help="episodes per evaluation")
     parser.add_argument("--n-eval-envs", type=int, default=1, help="envs used for evaluation")
     parser.add_argument("--save-freq", type=int, default=0,
@@ -19,7 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hyperparams", nargs="+", metavar="KEY=VALUE", help="override config values")
     parser.add_argument("--env-kwargs", nargs="+", metavar="KEY=VALUE", help="keyword arguments for gym.make")
     parser.add_argument("--conf-file", help="config file to use instead of configs/ALGO.yml")
-    parser.add_argument("--vec-env", choices=("dummy", "subproc"), default="dummy", help="VecEnv type")
+    parser.add_argument(
+        "--vec-env", choices=("dummy", "subproc", "table"), default=None,
+        help="VecEnv type (default: the config's vec_env, else dummy); table: NumPy copies of a toy-text env stepped from its transition table",
+    )
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
     parser.add_argument("-P", "--progress", action="store_true", help="show a progress bar")
     parser.add_argument("--tensorboard-log", default=None, help="TensorBoard log folder")
