@@ -45,6 +45,17 @@ def metadata(algo_title: str, env_id: str, algo: str, mean_reward: float, std_re
     }
 
 
+def exact_note(results: dict[str, Any]) -> str:
+    """The exact figures of a tabular agent (``exact_mean_reward`` in ``results.json``), as a sentence."""
+    if "exact_mean_reward" not in results:
+        return ""
+    exact, optimum = results["exact_mean_reward"], results["optimal_mean_reward"]
+    ratio = f", {exact / optimum:.1%} of it" if optimum > 0 else ""
+    return (f"\nComputed exactly from the env's transition table (`unwrapped.P`), not sampled: the expected return of its "
+            f"greedy policy within {results['exact_horizon']} steps is **{exact:.4f}**; the best any policy can do is "
+            f"{optimum:.4f}{ratio}.\n")
+
+
 def model_card(repo_id: str, algo: str, algo_title: str, env_id: str, results: dict[str, Any],
                hyperparams: dict[str, Any], has_video: bool, trained_with: str | None = None) -> str:
     """The whole ``README.md``: front matter, what the agent is, its score, how to load it."""
@@ -54,7 +65,7 @@ def model_card(repo_id: str, algo: str, algo_title: str, env_id: str, results: d
     config = yaml.safe_dump(hyperparams, sort_keys=True, default_flow_style=False).strip() or "{}"
     video = "\n![replay](replay.mp4)\n" if has_video else ""
     training = f"\nTrained with {trained_with}.\n" if trained_with else ""
-    note = algorithm_note(algo)
+    note = algorithm_note(algo) + exact_note(results)
     return f"""---
 {front}---
 

@@ -90,6 +90,23 @@ def evaluate(model: Any, env_id: str, hyperparams: dict[str, Any], env_kwargs: d
     }
 
 
+def evaluate_exactly(model: Any, env_id: str, hyperparams: dict[str, Any], env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """For a tabular agent on an env with a transition table: its greedy policy's exact expected return and
+    the optimum within the time limit (:func:`agents.tabular.exact.exact_evaluation`); otherwise nothing."""
+    from agents.tabular.core import TabularPolicy
+
+    if not isinstance(getattr(model, "policy", None), TabularPolicy):
+        return {}
+    from agents.tabular.exact import exact_evaluation
+    from zoo.envs.factory import make_env
+
+    env = make_env(env_id, hyperparams, env_kwargs)
+    try:
+        return exact_evaluation(model.policy, env) or {}
+    finally:
+        env.close()
+
+
 def record_video(model: Any, env_id: str, hyperparams: dict[str, Any], env_kwargs: dict[str, Any],
                  stats: NormalizationStats | None, path: Path, length: int, seed: int) -> bool:
     """Record ``length`` steps of the agent to ``path`` (mp4); False when the env draws no rgb_array frames."""
@@ -178,7 +195,7 @@ def write_repo_files(
         (folder / JSON_NAME).write_text(to_json(stats))
         (folder / PKL_NAME).write_bytes(stats.to_sb3_pickle(env_id, env_kwargs))
     results = evaluate(model, env_id, hyperparams, env_kwargs, stats, n_eval_episodes, deterministic, seed)
-    results = {"algo": algo, "env_id": env_id, **results}
+    results = {"algo": algo, "env_id": env_id, **results, **evaluate_exactly(model, env_id, hyperparams, env_kwargs)}
     (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     has_video = video and record_video(model, env_id, hyperparams, env_kwargs, stats, folder / "replay.mp4",
                                        video_length, seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ import yaml
 
 from hub.client import download, git_blob_sha1
 from hub.loading import load_folder
-from hub.store import ORG, STORE_DIR, find_pretrained, list_pretrained, pretrained_folders
+from hub.push import evaluate_exactly
+from hub.store import ORG, STORE_DIR, find_pretrained, list_pretrained, pretrained_folders, refresh
 from zoo.cli import main
 
 REQUIRED = ("a2c-CartPole-v1", "dqn-CartPole-v1", "ppo-CartPole-v1", "sac-Pendulum-v1")
@@ -59,6 +61,35 @@ def test_stored_agent_reproduces_its_results(folder):
     else:
         tolerance = 4 * results["std_reward"] * np.sqrt(1 / n_episodes - 1 / published) + 1e-6
     assert abs(np.mean(returns) - results["mean_reward"]) <= tolerance, (returns, results)
+    if "exact_mean_reward" in results:  # a tabular agent's figures from the transition table: recomputed exactly
+        exact = evaluate_exactly(agent.model, agent.env_id, agent.hyperparams, agent.env_kwargs)
+        assert exact == pytest.approx({key: results[key] for key in exact}, rel=1e-12)
+
+
+#: the issue's reference optima (finite-horizon value iteration); stored greedy policies must be within 1%
+OPTIMA = {"Taxi-v4": 7.93, "FrozenLake-v1": 0.744, "FrozenLake8x8-v1": 0.913}
+
+
+@pytest.mark.parametrize("folder", [f for f in pretrained_folders() if f.name.split("-", 1)[1] in OPTIMA], ids=lambda f: f.name)
+def test_stored_tabular_agent_is_within_one_percent_of_the_optimum(folder):
+    agent = load_folder(folder, device="cpu")
+    exact = evaluate_exactly(agent.model, agent.env_id, agent.hyperparams, agent.env_kwargs)
+    assert exact["optimal_mean_reward"] == pytest.approx(OPTIMA[agent.env_id], abs=5e-4)
+    assert exact["exact_mean_reward"] >= 0.99 * exact["optimal_mean_reward"], exact
+
+
+def test_refresh_keeps_the_checkpoint_and_adds_the_exact_figures(tmp_path):
+    folder = tmp_path / "sarsa-DynaMaze-v0"
+    shutil.copytree(STORE_DIR / ORG / folder.name, folder)
+    (folder / "results.json").write_text(json.dumps({**json.loads((folder / "results.json").read_text()), "exact_mean_reward": 0}))
+    checkpoint = (folder / f"{folder.name}.zip").read_bytes()
+    trained = [line for line in (folder / "README.md").read_text().splitlines() if line.startswith("Trained with")]
+    results = refresh(folder)
+    assert (folder / f"{folder.name}.zip").read_bytes() == checkpoint
+    assert results == json.loads((folder / "results.json").read_text())
+    assert results["exact_mean_reward"] == results["optimal_mean_reward"] == 1.0  # the shortest path
+    card = (folder / "README.md").read_text()
+    assert "the expected return of its greedy policy within" in card and trained[0] in card
 
 
 def test_enjoy_falls_back_on_the_store(tmp_path, capsys):

@@ -11,7 +11,9 @@ state ``s``. With it the expected return of a policy is computed, not sampled:
   (:class:`zoo.envs.wrappers.ObserveTime`);
 - :func:`optimal_return`: the best expected return any policy can reach within ``horizon`` steps
   (finite-horizon value iteration, the optimum the benchmarks compare against);
-- :func:`value_iteration`: the discounted optimal action values Q*.
+- :func:`value_iteration`: the discounted optimal action values Q*;
+- :func:`exact_evaluation`: both figures for a tabular agent on an env built like its training one
+  (what ``zoo push`` writes to ``results.json`` and the model card).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from zoo.envs.wrappers import time_bin, time_limit
+from zoo.envs.wrappers import ObserveTime, time_bin, time_limit
 from zoo.errors import ZooError
 
 if TYPE_CHECKING:
@@ -154,3 +156,36 @@ def _horizon(table: TransitionTable, horizon: int | None) -> int:
     if horizon is None:
         raise ZooError("this env has no time limit: give the horizon to evaluate over")
     return int(horizon)
+
+
+#: wrappers that leave the transition table as it is: a time limit, the time in the observation, gymnasium's checks
+NEUTRAL_WRAPPERS = (gym.wrappers.TimeLimit, gym.wrappers.OrderEnforcing, gym.wrappers.PassiveEnvChecker, ObserveTime)
+
+
+def exact_evaluation(policy: object, env: gym.Env) -> dict[str, float | int] | None:
+    """The exact return of a tabular agent's greedy policy on ``env``, and the best within its time limit.
+
+    :param policy: the agent's policy (``model.policy``)
+    :param env: the env as the agent plays it (its config's wrappers applied)
+    :return: ``{"exact_mean_reward", "optimal_mean_reward", "exact_horizon"}``, or ``None`` when they cannot be
+        computed: not a tabular policy, no transition table, no time limit, or a wrapper that changes the
+        observations or rewards
+    """
+    from agents.tabular.core import TabularPolicy
+
+    layer = env
+    while isinstance(layer, gym.Wrapper):
+        if not isinstance(layer, NEUTRAL_WRAPPERS):
+            return None
+        layer = layer.env
+    if not isinstance(policy, TabularPolicy) or getattr(env.unwrapped, "P", None) is None:
+        return None
+    table = transition_table(env)
+    if table.horizon is None:
+        return None
+    actions = greedy_actions(policy, table.n_states, table.horizon)
+    return {
+        "exact_mean_reward": policy_return(table, actions),
+        "optimal_mean_reward": optimal_return(table),
+        "exact_horizon": table.horizon,
+    }

@@ -81,6 +81,16 @@ class _MakeEnv:
         return apply_wrappers(gym.make(self.env_id, **kwargs), self.wrappers)
 
 
+def make_env(env_id: str, hyperparams: dict[str, Any] | None = None, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
+    """One env as the config builds it (``gym.make`` and the ``env_wrapper`` list), without a Monitor."""
+    check_env_id(env_id)
+    wrappers = parse_wrappers((hyperparams or {}).get("env_wrapper"), f"{env_id}: env_wrapper")
+    try:
+        return _MakeEnv(env_id, wrappers)(**(env_kwargs or {}))
+    except TypeError as error:
+        raise ZooError(f"cannot make {env_id} with env kwargs {env_kwargs}: {error}") from None
+
+
 def create_env(
     env_id: str,
     n_envs: int = 1,
