@@ -20,7 +20,7 @@ from zoo.cli import main
 REQUIRED = ("a2c-CartPole-v1", "dqn-CartPole-v1", "ppo-CartPole-v1", "sac-Pendulum-v1")
 EPISODES = 3
 #: Agents published with at least this many evaluation episodes are re-evaluated on a fifth of them.
-MANY = 10_000
+MANY = 1_000
 
 
 def test_the_store_holds_the_first_agents_and_stays_small():
@@ -50,12 +50,12 @@ def test_stored_agent_reproduces_its_results(folder):
     env = create_env(agent.env_id, 1, hyperparams=agent.hyperparams, env_kwargs=agent.env_kwargs,
                      seed=results["seed"], wrap_normalize=agent.wrap_normalize, training=False)
     published = results["n_eval_episodes"]
-    n_episodes = EPISODES if published < MANY else MANY // 5
+    n_episodes = EPISODES if published < MANY else published // 5
     returns, _ = evaluate_policy(agent.model, env, n_eval_episodes=n_episodes, deterministic=results["is_deterministic"],
                                  return_episode_rewards=True)
     env.close()
     # the same seeded env and policy replay the first episodes of the published evaluation; an agent published
-    # with many short, noisy episodes (Blackjack) is checked to four standard errors of the difference of means
+    # with many noisy episodes (Blackjack, FrozenLake8x8) is checked to four standard errors of the difference of means
     if n_episodes == EPISODES:
         tolerance = 2 * results["std_reward"] + 1e-6
     else:
