@@ -88,6 +88,7 @@ def test_observe_time_every_step_and_own_limit_on_tuples():
         (lambda: gym.make("Blackjack-v1"), {}, "has no time limit"),
         (lambda: gym.make("FrozenLake-v1"), {"bins": 101}, "between 1 and the time limit (100)"),
         (lambda: gym.make("CartPole-v1"), {}, "Discrete or Tuple-of-Discrete"),
+        (lambda: gym.make("FrozenLake-v1"), {"bins": "10"}, "bins must be an integer, got '10'"),
     ],
 )
 def test_observe_time_refuses_what_it_cannot_do(make, kwargs, message):

@@ -19,7 +19,6 @@ state ``s``. With it the expected return of a policy is computed, not sampled:
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import gymnasium as gym
@@ -127,7 +126,10 @@ def greedy_actions(policy: TabularPolicy, n_states: int, horizon: int | None = N
     if horizon is None:
         raise ZooError("an agent that observes the time is evaluated over a horizon: give it")
     bins = int(space.spaces[1].n) - 1
-    rows = [policy.greedy(policy.indexer((states, np.full(n_states, time_bin(t, bins, horizon)))), deterministic=True) for t in range(horizon)]
+    rows = []
+    for t in range(horizon):  # the row of step t: every state in the time bin of t
+        observations = (states, np.full(n_states, time_bin(t, bins, horizon)))
+        rows.append(policy.greedy(policy.indexer(observations), deterministic=True))
     return np.stack(rows)
 
 

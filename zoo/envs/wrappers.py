@@ -134,6 +134,9 @@ class ObserveTime(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.utils.RecordConstructorArgs.__init__(self, bins=bins, max_episode_steps=max_episode_steps)
         gym.Wrapper.__init__(self, env)
         name = env.spec.id if env.spec is not None else str(env)
+        for key, value in (("bins", bins), ("max_episode_steps", max_episode_steps)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ZooError(f"ObserveTime: {key} must be an integer, got {value!r}")
         limit = max_episode_steps if max_episode_steps is not None else time_limit(env)
         if not limit or limit < 1:
             raise ZooError(f"ObserveTime: {name} has no time limit; give max_episode_steps in the wrapper's arguments")
