@@ -27,12 +27,13 @@ def algorithm_note(algo: str) -> str:
     return f"\n{note}\n" if note else ""
 
 
-def metadata(algo_title: str, env_id: str, algo: str, mean_reward: float, std_reward: float) -> dict[str, Any]:
-    """The card's front matter."""
+def metadata(algo_title: str, env_id: str, algo: str, mean_reward: float, std_reward: float,
+             deep: bool = True) -> dict[str, Any]:
+    """The card's front matter; ``deep=False`` (a tabular agent) leaves out the ``deep-reinforcement-learning`` tag."""
+    kind = ["deep-reinforcement-learning"] if deep else []
     return {
         "library_name": "stable-baselines3",
-        "tags": [env_id, "reinforcement-learning", "deep-reinforcement-learning", "stable-baselines3", algo,
-                 "agent-zoo"],
+        "tags": [env_id, "reinforcement-learning", *kind, "stable-baselines3", algo, "agent-zoo"],
         "model-index": [{
             "name": algo_title,
             "results": [{
@@ -59,7 +60,8 @@ def exact_note(results: dict[str, Any]) -> str:
 def model_card(repo_id: str, algo: str, algo_title: str, env_id: str, results: dict[str, Any],
                hyperparams: dict[str, Any], has_video: bool, trained_with: str | None = None) -> str:
     """The whole ``README.md``: front matter, what the agent is, its score, how to load it."""
-    front = yaml.safe_dump(metadata(algo_title, env_id, algo, results["mean_reward"], results["std_reward"]),
+    deep = hyperparams.get("policy") != "TabularPolicy"  # a Q-table is not deep learning
+    front = yaml.safe_dump(metadata(algo_title, env_id, algo, results["mean_reward"], results["std_reward"], deep),
                            sort_keys=False)
     mode = "deterministic" if results["is_deterministic"] else "stochastic"
     config = yaml.safe_dump(hyperparams, sort_keys=True, default_flow_style=False).strip() or "{}"

@@ -45,6 +45,8 @@ def test_stored_agent_reproduces_its_results(folder):
     meta = yaml.safe_load((folder / "README.md").read_text().split("---")[1])
     value = meta["model-index"][0]["results"][0]["metrics"][0]["value"]
     assert value == f"{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}"
+    tabular = yaml.safe_load((folder / "config.yml").read_text()).get("policy") == "TabularPolicy"
+    assert ("deep-reinforcement-learning" in meta["tags"]) is not tabular
     agent = load_folder(folder, device="cpu")
     assert (agent.algo, agent.env_id) == (results["algo"], results["env_id"])
     env = create_env(agent.env_id, 1, hyperparams=agent.hyperparams, env_kwargs=agent.env_kwargs,
