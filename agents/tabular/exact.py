@@ -164,6 +164,17 @@ def _horizon(table: TransitionTable, horizon: int | None) -> int:
 NEUTRAL_WRAPPERS = (gym.wrappers.TimeLimit, gym.wrappers.OrderEnforcing, gym.wrappers.PassiveEnvChecker, ObserveTime)
 
 
+def foreign_wrapper(env: gym.Env) -> gym.Wrapper | None:
+    """The outermost wrapper of ``env`` that the transition table does not describe (one outside
+    :data:`NEUTRAL_WRAPPERS`, which may change observations or rewards), or ``None``."""
+    layer = env
+    while isinstance(layer, gym.Wrapper):
+        if not isinstance(layer, NEUTRAL_WRAPPERS):
+            return layer
+        layer = layer.env
+    return None
+
+
 def exact_evaluation(policy: object, env: gym.Env) -> dict[str, float | int] | None:
     """The exact return of a tabular agent's greedy policy on ``env``, and the best within its time limit.
 
@@ -175,11 +186,8 @@ def exact_evaluation(policy: object, env: gym.Env) -> dict[str, float | int] | N
     """
     from agents.tabular.core import TabularPolicy
 
-    layer = env
-    while isinstance(layer, gym.Wrapper):
-        if not isinstance(layer, NEUTRAL_WRAPPERS):
-            return None
-        layer = layer.env
+    if foreign_wrapper(env) is not None:
+        return None
     if not isinstance(policy, TabularPolicy) or getattr(env.unwrapped, "P", None) is None:
         return None
     table = transition_table(env)

@@ -30,24 +30,27 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from stable_baselines3.common.env_util import unwrap_wrapper
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from agents.tabular.exact import transition_table
-from zoo.envs.wrappers import time_bin
+from zoo.envs.wrappers import ObserveTime, time_bin
 from zoo.errors import ZooError
 
 
 class TransitionTableVecEnv(VecEnv):
     """``n_envs`` copies of a toy-text env, stepped together from its transition table.
 
-    :param env: env id or env exposing ``unwrapped.P`` and ``unwrapped.initial_state_distrib``
+    :param env: env id or env exposing ``unwrapped.P`` and ``unwrapped.initial_state_distrib``; its
+        ``TimeLimit`` and :class:`zoo.envs.wrappers.ObserveTime` wrappers give the defaults below
     :param n_envs: number of copies
     :param seed: seed of the sampling (``None``: random)
     :param max_episode_steps: time limit; default the env's (``None`` and no env limit: none)
     :param time_bins: observe the time too, in this many equal bins of the time limit: observations are
         ``(state, steps taken * time_bins // limit)`` in ``Tuple(Discrete(n_states), Discrete(time_bins + 1))``
-        and the time limit ends episodes as a terminal state (``None``: observe the state only)
+        and the time limit ends episodes as a terminal state; default the bins of the env's ``ObserveTime``
+        wrapper (``None`` and no such wrapper: observe the state only)
     """
 
     def __init__(
@@ -62,6 +65,8 @@ class TransitionTableVecEnv(VecEnv):
         self.table = transition_table(env)
         self.render_mode = None
         self.max_episode_steps = max_episode_steps if max_episode_steps is not None else self.table.horizon
+        if time_bins is None and (observe_time := unwrap_wrapper(env, ObserveTime)) is not None:
+            time_bins = observe_time.bins
         self.time_bins = time_bins
         self.observe_time = time_bins is not None
         observation_space: spaces.Space = spaces.Discrete(self.table.n_states)

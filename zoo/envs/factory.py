@@ -171,38 +171,23 @@ def create_table_env(
     """``n_envs`` NumPy copies of a toy-text env, stepped from its transition table, with a ``VecMonitor``.
 
     The copies are :class:`agents.tabular.vectorized.TransitionTableVecEnv`: no Python ``env.step``
-    per copy, so tabular agents train tens of times faster. Only two config wrappers have a meaning
-    there and are applied: ``gymnasium.wrappers.TimeLimit`` (the time limit) and
-    :class:`zoo.envs.wrappers.ObserveTime` (the time in the observation); any other is refused.
+    per copy, so tabular agents train tens of times faster. The env is built with the config's wrappers
+    first; only those the transition table can follow are allowed (``gymnasium.wrappers.TimeLimit``: the
+    time limit, :class:`zoo.envs.wrappers.ObserveTime`: the time in the observation), any other is refused.
     """
+    from agents.tabular.exact import foreign_wrapper
     from agents.tabular.vectorized import TransitionTableVecEnv
     from stable_baselines3.common.monitor import ResultsWriter
     from stable_baselines3.common.vec_env import VecMonitor
 
-    from zoo.envs.wrappers import ObserveTime
-
-    max_episode_steps, observe_time = None, None
-    for path, wrapper_kwargs in wrappers:
-        wrapper = resolve_name(path, "env_wrapper")
-        if wrapper is gym.wrappers.TimeLimit:
-            max_episode_steps = wrapper_kwargs.get("max_episode_steps", max_episode_steps)
-        elif wrapper is ObserveTime:
-            observe_time = wrapper_kwargs
-            max_episode_steps = wrapper_kwargs.get("max_episode_steps") or max_episode_steps
-        else:
-            raise ZooError(
-                f"{env_id}: vec_env table cannot apply the env_wrapper {path}; it applies "
-                "gymnasium.wrappers.TimeLimit and zoo.envs.wrappers.ObserveTime only (use vec_env dummy)"
-            )
-    env = gym.make(env_id, **env_kwargs)
-    if max_episode_steps is None:
-        max_episode_steps = env.spec.max_episode_steps if env.spec is not None else None
-    time_bins = None
-    if observe_time is not None:
-        if not max_episode_steps:
-            raise ZooError(f"ObserveTime: {env_id} has no time limit; give max_episode_steps in the wrapper's arguments")
-        time_bins = observe_time.get("bins") or max_episode_steps
-    venv = VecMonitor(TransitionTableVecEnv(env, n_envs, seed=seed, max_episode_steps=max_episode_steps, time_bins=time_bins))
+    env = _MakeEnv(env_id, wrappers)(**env_kwargs)
+    foreign = foreign_wrapper(env)
+    if foreign is not None:
+        raise ZooError(
+            f"{env_id}: vec_env table cannot apply the env_wrapper {type(foreign).__module__}.{type(foreign).__name__}; "
+            "it applies gymnasium.wrappers.TimeLimit and zoo.envs.wrappers.ObserveTime only (use vec_env dummy)"
+        )
+    venv = VecMonitor(TransitionTableVecEnv(env, n_envs, seed=seed))
     if monitor_dir is not None:
         os.makedirs(monitor_dir, exist_ok=True)
         venv.results_writer = ResultsWriter(
