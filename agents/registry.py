@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from zoo.errors import ZooError
+from agents.errors import ZooError
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm

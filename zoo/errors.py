@@ -1,5 +1,8 @@
-"""The one error type the command line turns into a one-line message and exit code 2."""
+"""The one error type the command line turns into a one-line message and exit code 2.
 
+Defined in :mod:`agents.errors` (the bottom layer); this name is kept for code that imports it from here.
+"""
 
-class ZooError(Exception):
-    """A problem the user can fix; its message says what to fix, in one line."""
+from agents.errors import ZooError
+
+__all__ = ["ZooError"]

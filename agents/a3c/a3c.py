@@ -37,7 +37,7 @@ from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from agents.a3c.worker import WorkerSettings, worker_loop
-from zoo.errors import ZooError
+from agents.errors import ZooError
 
 SelfA3C = TypeVar("SelfA3C", bound="A3C")
 

@@ -41,7 +41,7 @@ from stable_baselines3.common.utils import safe_mean
 
 from agents.common.schedules import make_schedule, parse_schedule
 from agents.tabular.vec_env import LightDummyVecEnv
-from zoo.errors import ZooError
+from agents.errors import ZooError
 
 SelfTabular = TypeVar("SelfTabular", bound="TabularAlgorithm")
 

@@ -26,7 +26,7 @@ import numpy as np
 from gymnasium import spaces
 
 from zoo.envs.wrappers import ObserveTime, time_bin, time_limit
-from zoo.errors import ZooError
+from agents.errors import ZooError
 
 if TYPE_CHECKING:
     from agents.tabular.core import TabularPolicy

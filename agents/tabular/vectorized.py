@@ -36,7 +36,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvO
 
 from agents.tabular.exact import transition_table
 from zoo.envs.wrappers import ObserveTime, time_bin
-from zoo.errors import ZooError
+from agents.errors import ZooError
 
 
 class TransitionTableVecEnv(VecEnv):
