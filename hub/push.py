@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from hub.normalization import JSON_NAME, PKL_NAME, NormalizationStats, to_json
-from zoo.errors import ZooError
+from agents.errors import ZooError
 
 #: Files a push owns: deleted from the repository when a new push does not write them.
 MANAGED_FILES = ("config.yml", "env_kwargs.yml", PKL_NAME, JSON_NAME, "results.json", "replay.mp4", "README.md")

@@ -46,7 +46,7 @@ def publish_all(org: str, *, endpoint: str | None = None, token: str | None = No
     """Upload every agent of the store to ``ORG/NAME``, one commit each; returns ``(repo_id, sha)`` pairs."""
     from hub.client import commit_files
     from hub.push import MANAGED_FILES
-    from zoo.errors import ZooError
+    from agents.errors import ZooError
 
     folders = pretrained_folders(store)
     if not folders:

@@ -23,6 +23,8 @@ env this is exactly the sequential rule.
 
 from __future__ import annotations
 
+import math
+
 import random
 import time
 from typing import Any, ClassVar, TypeVar
@@ -128,6 +130,13 @@ class TabularPolicy(BasePolicy):
         self.rng = np.random.default_rng()
         self._resizable: set[str] = set()
         self.add_table("q_table", (self.n_states, self.n_actions), fill=initial_q)
+
+    @staticmethod
+    def table_entries(observation_space: spaces.Space, action_space: spaces.Space) -> int:
+        """Entries of the Q-table for these spaces, computed without allocating it (checked before loading a
+        download, whose spaces may claim any size)."""
+        parts = observation_space.spaces if isinstance(observation_space, spaces.Tuple) else [observation_space]
+        return math.prod(int(getattr(part, "n", 1)) for part in parts) * int(getattr(action_space, "n", 1))
 
     def add_table(self, name: str, shape: tuple[int, ...], fill: float = 0.0, resizable: bool = False) -> None:
         """Register a float64 table saved with the policy; a ``resizable`` one takes the saved shape on load."""
