@@ -106,14 +106,14 @@ def _names(value: Any) -> list[Any]:
     return [next(iter(item)) if isinstance(item, dict) and len(item) == 1 else item for item in items]
 
 
-def _check_kwargs(value: Any, source: str) -> Any:
+def _check_kwargs(value: Any, source: str, top: bool = True) -> Any:
     """A ``*_kwargs`` value: its string form parsed (allowed names only); dotted strings must be allowed classes."""
-    if isinstance(value, str):
+    if top and isinstance(value, str):
         value = parse_python_literal(value, source)
     if isinstance(value, dict):
-        return {k: _check_kwargs(v, f"{source}.{k}") for k, v in value.items()}
+        return {k: _check_kwargs(v, f"{source}.{k}", False) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_check_kwargs(v, source) for v in value]
+        return [_check_kwargs(v, source, False) for v in value]
     if isinstance(value, str) and _DOTTED.match(value) and value not in allowed_table("policy_kwargs"):
         resolve_untrusted(value, "policy_kwargs", source)  # raises: a class name outside the allow-list
     return value
@@ -264,8 +264,8 @@ def load_folder(
     except UnknownAlgorithmError as error:
         raise ZooError(f"{folder}: {error}") from None
     algo_class = spec.load()
-    env_id = check_env_id(env_id, f"{name}/args.yml")
-    source = f"{name}/config.yml"
+    env_id = check_env_id(env_id, f"{repo_id or name}/args.yml")
+    source = f"{repo_id or name}/config.yml"
     config, notes = check_downloaded_config(_yaml_dict(folder / "config.yml"), algo_class, source)
     config = translate_old_keys(config, source)
     hyperparams = _known_keys(config, algo_class)

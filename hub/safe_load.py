@@ -36,7 +36,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 
-from agents.common.untrusted import check_entries, resolve_untrusted
+from agents.common.untrusted import check_entries, max_entries, parse_python_literal, resolve_untrusted
 from agents.errors import UnsafeCheckpointError, ZooError
 
 __all__ = ["UnsafeCheckpointError", "allowed_class", "load_sb3_zip", "space_from_json", "space_from_text"]
@@ -418,7 +418,8 @@ def policy_kwargs_from_json(entry: Any, policy_class: type) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 
 #: Constructor arguments never taken from a downloaded checkpoint.
-_NOT_FROM_DATA = {"self", "policy", "env", "device", "policy_kwargs", "_init_setup_model", "tensorboard_log"}
+_NOT_FROM_DATA = {"self", "policy", "env", "device", "policy_kwargs", "_init_setup_model", "tensorboard_log",
+                  "replay_buffer_class"}  # the buffer class: through the allow-list (_replay_buffer_choice)
 #: Hyperparameters that may be schedules: a config's ``lin_X`` becomes a linear schedule (``alpha``: the
 #: tabular algorithms' learning rate).
 _SCHEDULES = {"learning_rate", "clip_range", "clip_range_vf", "delta_std", "alpha"}
@@ -542,6 +543,7 @@ def load_sb3_zip(
     if "target_entropy" in parameters and "target_entropy" not in arguments:
         # only pickled (a numpy float); "auto" would need an env: it means -dim(actions)
         arguments["target_entropy"] = float(-np.prod(action_space.shape))
+    buffer = _replay_buffer_choice(arguments, fallback, observation_space, action_space, Path(str(path)).name)
 
     model = algo_class(
         policy=policy_class, env=None, device=device, policy_kwargs=policy_kwargs, _init_setup_model=False, **arguments
@@ -585,7 +587,54 @@ def load_sb3_zip(
         getattr(target, leaf).data = tensor.data
     if getattr(model, "use_sde", False) and hasattr(model.policy, "reset_noise"):
         model.policy.reset_noise()
+    for key, value in buffer.items():  # what the buffer really is, for a later save (zoo pull) and resume
+        setattr(model, key, value)
     return model
+
+
+def _replay_buffer_choice(arguments: dict[str, Any], fallback: dict[str, Any], observation_space: spaces.Space,
+                          action_space: spaces.Space, name: str) -> dict[str, Any]:
+    """Set up an off-policy model's replay buffer for loading, without trusting or allocating what the file claims.
+
+    ``replay_buffer_class`` (only pickled in ``data``; the config names it) goes through the allow-list. A buffer
+    that needs an env (HerReplayBuffer), or whose claimed size is over the entry limit, is set up with one slot
+    of the plain buffer instead: predicting needs none, and the real choice is returned, to be put back on the
+    model once it is set up, so that saving it (``zoo pull``) and resuming build the real one.
+    """
+    if "buffer_size" not in arguments:
+        return {}
+    chosen: dict[str, Any] = {"buffer_size": int(arguments["buffer_size"])}
+    named = fallback.get("replay_buffer_class")
+    buffer_class = resolve_untrusted(named, "replay_buffer_class", f"{name}: replay_buffer_class") if named else None
+    kwargs = arguments.get("replay_buffer_kwargs")
+    if isinstance(kwargs, str):  # the config's string form
+        kwargs = arguments["replay_buffer_kwargs"] = parse_python_literal(kwargs, f"{name}: replay_buffer_kwargs")
+    if buffer_class is None and isinstance(kwargs, dict) and {"goal_selection_strategy", "n_sampled_goal"} & set(kwargs):
+        buffer_class = resolve_untrusted("HerReplayBuffer", "replay_buffer_class", name)  # only HER takes those
+    per_transition = 2 * flatdim_entries(observation_space) + flatdim_entries(action_space) + 3
+    too_big = chosen["buffer_size"] * per_transition > max_entries()
+    needs_env = buffer_class is not None and buffer_class.__name__ == "HerReplayBuffer"
+    if buffer_class is not None:
+        chosen["replay_buffer_class"] = buffer_class
+    if isinstance(kwargs, dict):
+        chosen["replay_buffer_kwargs"] = dict(kwargs)
+    if needs_env or too_big:
+        arguments["buffer_size"] = 1
+        arguments.pop("replay_buffer_kwargs", None)
+    elif buffer_class is not None:
+        arguments["replay_buffer_class"] = buffer_class
+    else:
+        chosen.pop("replay_buffer_kwargs", None)
+    return chosen if (needs_env or too_big or buffer_class is not None) else {}
+
+
+def flatdim_entries(space: spaces.Space) -> int:
+    """Numbers one sample of ``space`` holds (a Dict's or Tuple's parts added up)."""
+    if isinstance(space, spaces.Dict):
+        return sum(flatdim_entries(part) for part in space.spaces.values())
+    if isinstance(space, spaces.Tuple):
+        return sum(flatdim_entries(part) for part in space.spaces)
+    return _size(space.shape) if space.shape else 1
 
 
 

@@ -145,6 +145,8 @@ def allowed_table(key: str) -> dict[str, type]:
                 raise TypeError(f"allow-list for {key}: {module}.{name} is not a {base_name}")
             for spelling in (f"{module}.{name}", f"{module}:{name}", f"{cls.__module__}.{cls.__qualname__}"):
                 table[spelling] = cls
+            if key == "replay_buffer_class":  # configs write the bare name (replay_buffer_class: HerReplayBuffer)
+                table[name] = cls
     return table
 
 
