@@ -20,7 +20,7 @@ from stable_baselines3 import PPO
 
 from hub.client import download
 from hub.loading import load_agent, load_from_hub
-from hub.push import push_to_hub
+from zoo.publish import push_to_hub
 from zoo.cli import main
 from zoo.errors import ZooError
 

@@ -23,7 +23,7 @@ from stable_baselines3 import DQN, PPO, SAC, TD3, HerReplayBuffer
 from agents.common.untrusted import allowed_table, resolve_untrusted, set_max_entries
 from agents.errors import UnsafeCheckpointError, ZooError
 from hub.loading import check_downloaded_config, load_agent, load_folder
-from hub.push import push_to_hub
+from zoo.publish import push_to_hub
 from hub.safe_load import load_sb3_zip, same_space_but_legacy_bounds
 from zoo.cli import main
 

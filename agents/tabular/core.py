@@ -41,6 +41,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import safe_mean
 
+from agents.common.evaluation import EvaluationRequest, standard_figures
 from agents.common.schedules import make_schedule, parse_schedule
 from agents.tabular.vec_env import LightDummyVecEnv
 from agents.errors import ZooError
@@ -316,6 +317,22 @@ class TabularAlgorithm(BaseAlgorithm):
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "q_table", "_q_flat", "_py_rng", "_np_rng", "epsilon_schedule"]
+
+    #: not a neural network: model cards leave out the deep-reinforcement-learning tag
+    deep_learning = False
+
+    def evaluation_figures(self, request: EvaluationRequest) -> dict[str, Any]:
+        """The evaluation hook: the standard figures, plus, on an env with a transition table and a time limit,
+        the greedy policy's exact expected return and the optimum (:func:`agents.tabular.exact.exact_evaluation`)."""
+        from agents.tabular.exact import exact_evaluation
+
+        figures = standard_figures(self, request)
+        env = request.make_env()
+        try:
+            figures.update(exact_evaluation(self.policy, env) or {})
+        finally:
+            env.close()
+        return figures
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy"], []
