@@ -2,8 +2,11 @@
 
 The update of the notes (``rl-algorithms-notes.md``, "REINFORCE"), batched over episodes:
 
-1. run the current policy until every environment has finished at least one episode
-   (all environments are reset when a batch starts, so every episode is sampled by one policy);
+1. run the current policy until every environment has finished its share of the batch: the first
+   ``ceil(min_episodes / n_envs)`` episodes of each environment, all environments reset when a batch starts
+   (so every episode is sampled by one policy). The batch is a fixed number of complete episodes chosen by
+   count, never by length: a fast environment's extra episodes and the slow ones' unfinished ones are not
+   taken, so short episodes are not favoured;
 2. for each finished episode compute the discounted returns ``G_t = r_{t+1} + gamma * G_{t+1}``
    (an episode cut by a time limit is treated as ended: a Monte-Carlo return does not bootstrap);
 3. weights ``A_t = G_t`` or, with the learned baseline, ``A_t = G_t - V(s_t)``; standardised over the
@@ -26,9 +29,11 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import obs_as_tensor, safe_mean
+from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
+
+from agents.common.logging import dump_logs
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
@@ -70,8 +75,8 @@ class REINFORCE(BaseAlgorithm):
     :param ent_coef: weight of the entropy bonus in the loss
     :param vf_coef: weight of the value (baseline) loss in the loss
     :param max_grad_norm: clip the gradient to this global norm (``None``: no clipping)
-    :param min_episodes: episodes per update at least; the batch ends when every environment has
-        finished an episode and at least this many were finished (``None``: one per environment)
+    :param min_episodes: episodes per update at least: each environment contributes its first
+        ``ceil(min_episodes / n_envs)`` episodes (``None``: one per environment)
     :param stats_window_size: number of episodes averaged in the logged episode statistics
     :param tensorboard_log: folder for TensorBoard logs (``None``: no logging)
     :param policy_kwargs: extra arguments for the policy (e.g. ``net_arch``, ``activation_fn``)
@@ -152,13 +157,13 @@ class REINFORCE(BaseAlgorithm):
         if not np.all(self._last_episode_starts):  # an episode is under way: start every env afresh
             self._last_obs = env.reset()
             self._last_episode_starts = np.ones((env.num_envs,), dtype=bool)
-        wanted = max(self.min_episodes or env.num_envs, 1)
+        per_env = -(-max(self.min_episodes or env.num_envs, 1) // env.num_envs)  # ceil: each env's share
         ongoing: list[dict[str, list]] = [{"observations": [], "actions": [], "rewards": []} for _ in range(env.num_envs)]
         finished: list[dict[str, np.ndarray]] = []
-        has_finished = np.zeros(env.num_envs, dtype=bool)
+        n_finished = np.zeros(env.num_envs, dtype=np.int64)
         self.policy.set_training_mode(False)
         callback.on_rollout_start()
-        while not (has_finished.all() and len(finished) >= wanted):
+        while (n_finished < per_env).any():
             with th.no_grad():
                 actions, _, _ = self.policy(obs_as_tensor(self._last_obs, self.device))
             actions = actions.cpu().numpy()
@@ -172,6 +177,8 @@ class REINFORCE(BaseAlgorithm):
                 return None
             self._update_info_buffer(infos, dones)
             for i in range(env.num_envs):
+                if n_finished[i] >= per_env:
+                    continue  # this env's share is complete: its further steps are not part of the batch
                 record = ongoing[i]
                 record["observations"].append(_index_obs(self._last_obs, i))
                 record["actions"].append(actions[i])
@@ -179,7 +186,7 @@ class REINFORCE(BaseAlgorithm):
                 if dones[i]:
                     finished.append({key: _stack(value) for key, value in record.items()})
                     ongoing[i] = {"observations": [], "actions": [], "rewards": []}
-                    has_finished[i] = True
+                    n_finished[i] += 1
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
         callback.update_locals(locals())
@@ -268,15 +275,9 @@ class REINFORCE(BaseAlgorithm):
         return self
 
     def dump_logs(self, iteration: int = 0) -> None:
-        """Write the episode statistics and counters to the logger."""
-        assert self.ep_info_buffer is not None
-        if len(self.ep_info_buffer) > 0:
-            self.logger.record("rollout/ep_rew_mean", safe_mean([info["r"] for info in self.ep_info_buffer]))
-            self.logger.record("rollout/ep_len_mean", safe_mean([info["l"] for info in self.ep_info_buffer]))
-        self.logger.record("time/iterations", iteration, exclude="tensorboard")
+        """Write the episode statistics and counters to the logger (SB3's keys, :mod:`agents.common.logging`)."""
         self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
-        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
-        self.logger.dump(step=self.num_timesteps)
+        dump_logs(self, iteration)
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "policy.optimizer"], []

@@ -36,6 +36,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 
+from agents.common.hyperparams import constructor_parameters
 from agents.common.untrusted import check_entries, max_entries, parse_python_literal, resolve_untrusted
 from agents.errors import UnsafeCheckpointError, ZooError
 
@@ -526,7 +527,7 @@ def load_sb3_zip(
         check_entries(table_entries(observation_space, action_space),
                       f"{Path(str(path)).name}: the {policy_class.__name__} table")
 
-    parameters = inspect.signature(algo_class.__init__).parameters
+    parameters = constructor_parameters(algo_class)  # through the class hierarchy (subclasses taking **kwargs)
     arguments: dict[str, Any] = {}
     for key in parameters:
         if key in _NOT_FROM_DATA:

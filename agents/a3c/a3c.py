@@ -33,9 +33,9 @@ from gymnasium.envs.registration import EnvSpec
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from agents.common.logging import dump_logs
 from agents.a3c.worker import WorkerSettings, worker_loop
 from agents.errors import ZooError
 
@@ -187,6 +187,9 @@ class A3C(BaseAlgorithm):
         if not isinstance(self.policy.optimizer, th.optim.Adam):
             raise ZooError(f"A3C's shared optimizer is Adam; remove optimizer_class={type(self.policy.optimizer).__name__}")
 
+    #: the last update's losses, as a worker reported them (written to the logs)
+    _last_losses: dict[str, float] = {}
+
     def learn(
         self: SelfA3C,
         total_timesteps: int,
@@ -285,6 +288,7 @@ class A3C(BaseAlgorithm):
                 running.discard(rank)
                 continue
             n_steps, episodes = message[2], dict(message[3])
+            self._last_losses = dict(message[4]) or self._last_losses
             for step in range(n_steps):
                 self.num_timesteps += 1
                 if stopping:
@@ -307,21 +311,16 @@ class A3C(BaseAlgorithm):
                 self.dump_logs()
 
     def dump_logs(self) -> None:
-        """Write the episode statistics, counters and speed to the logger."""
-        assert self.ep_info_buffer is not None
-        elapsed = max((time.time_ns() - self.start_time) / 1e9, 1e-9)
-        if len(self.ep_info_buffer) > 0:
-            self.logger.record("rollout/ep_rew_mean", safe_mean([info["r"] for info in self.ep_info_buffer]))
-            self.logger.record("rollout/ep_len_mean", safe_mean([info["l"] for info in self.ep_info_buffer]))
-        self.logger.record("time/fps", int((self.num_timesteps - self._num_timesteps_at_start) / elapsed))
+        """Write the episode statistics, counters, speed and the last losses to the logger (SB3's keys,
+        :mod:`agents.common.logging`)."""
         self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
-        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/learning_rate", self.lr_schedule(self._current_progress_remaining))
-        self.logger.dump(step=self.num_timesteps)
+        for key, value in self._last_losses.items():
+            self.logger.record(f"train/{key}", value)
+        dump_logs(self)
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "env_fn"]
+        return [*super()._excluded_save_params(), "env_fn", "_last_losses"]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "policy.optimizer"], []

@@ -139,8 +139,12 @@ def worker_loop(
                 bootstrap_obs = obs
             if not rewards:
                 break  # budget spent or told to stop
-            update(local, global_params, optimizer, observations, actions, rewards, bootstrap_obs, settings, learning_rate.value)
-            reports.put(("steps", rank, len(rewards), episodes))
+            if stop.is_set():  # told to stop mid-rollout: its steps are reported, its update is not applied
+                reports.put(("steps", rank, len(rewards), episodes, {}))
+                break
+            losses = update(local, global_params, optimizer, observations, actions, rewards, bootstrap_obs, settings,
+                            learning_rate.value)
+            reports.put(("steps", rank, len(rewards), episodes, losses))
     except KeyboardInterrupt:  # Ctrl-C reaches every process of the group; the main process cleans up
         pass
     except BaseException:
@@ -166,8 +170,9 @@ def update(
     bootstrap_obs: Any,
     settings: WorkerSettings,
     lr: float,
-) -> None:
-    """Steps 3-4 of the module docstring: n-step loss on the local network, gradients to the global one."""
+) -> dict[str, float]:
+    """Steps 3-4 of the module docstring: n-step loss on the local network, gradients to the global one.
+    Returns the losses (SB3's names: ``policy_loss``, ``value_loss``, ``entropy_loss``, ``loss``)."""
     bootstrap = 0.0
     if bootstrap_obs is not None:
         with th.no_grad():
@@ -193,3 +198,5 @@ def update(
     for group in optimizer.param_groups:
         group["lr"] = lr
     optimizer.step()
+    return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy_loss": entropy_loss.item(),
+            "loss": loss.item()}

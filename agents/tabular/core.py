@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 
 import random
-import time
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -39,8 +38,8 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.patch_gym import _patch_env
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import safe_mean
 
+from agents.common.logging import dump_logs
 from agents.common.evaluation import EvaluationRequest, standard_figures
 from agents.common.schedules import make_schedule, parse_schedule
 from agents.tabular.vec_env import LightDummyVecEnv
@@ -111,6 +110,10 @@ class TabularPolicy(BasePolicy):
     :param action_space: ``Discrete``
     :param lr_schedule: unused (SB3 passes it to every policy)
     :param initial_q: initial value of every entry of the Q-table
+    :param tables: the algorithm's extra tables, ``(name, shape, fill, resizable)`` each, as :meth:`add_table`
+        records them (Dyna-Q's model, the exploration bot's counts); given back by ``policy.save`` so that
+        ``TabularPolicy.load`` rebuilds a policy that owns every table it saved
+    :param kwargs: what SB3 passes every policy and a table has no use for (``normalize_images``)
     """
 
     def __init__(
@@ -119,6 +122,8 @@ class TabularPolicy(BasePolicy):
         action_space: spaces.Space,
         lr_schedule: Schedule | None = None,
         initial_q: float = 0.0,
+        tables: list[tuple[str, tuple[int, ...], float, bool]] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(observation_space, action_space)
         if not isinstance(action_space, spaces.Discrete):
@@ -130,7 +135,10 @@ class TabularPolicy(BasePolicy):
         self.initial_q = initial_q
         self.rng = np.random.default_rng()
         self._resizable: set[str] = set()
+        self._extra_tables: list[tuple[str, tuple[int, ...], float, bool]] = []
         self.add_table("q_table", (self.n_states, self.n_actions), fill=initial_q)
+        for name, shape, fill, resizable in tables or []:
+            self.add_table(name, tuple(shape), fill, resizable)
 
     @staticmethod
     def table_entries(observation_space: spaces.Space, action_space: spaces.Space) -> int:
@@ -144,6 +152,8 @@ class TabularPolicy(BasePolicy):
         self.register_buffer(name, th.full(shape, float(fill), dtype=th.float64))
         if resizable:
             self._resizable.add(name)
+        if name != "q_table":
+            self._extra_tables.append((name, tuple(shape), float(fill), bool(resizable)))
 
     def set_table(self, name: str, values: np.ndarray) -> None:
         """Replace a resizable table by ``values`` (copied)."""
@@ -161,9 +171,8 @@ class TabularPolicy(BasePolicy):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(initial_q=self.initial_q)
-        return data
+        return dict(observation_space=self.observation_space, action_space=self.action_space,
+                    initial_q=self.initial_q, tables=list(self._extra_tables))
 
     def forward(self, obs: th.Tensor, deterministic: bool = False) -> th.Tensor:
         return self._predict(obs, deterministic)
@@ -316,7 +325,8 @@ class TabularAlgorithm(BaseAlgorithm):
             self._seed_generators(seed)
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "q_table", "_q_flat", "_py_rng", "_np_rng", "epsilon_schedule"]
+        return [*super()._excluded_save_params(), "q_table", "_q_flat", "_py_rng", "_np_rng", "epsilon_schedule",
+                "_last_actions"]
 
     #: not a neural network: model cards leave out the deep-reinforcement-learning tag
     deep_learning = False
@@ -449,6 +459,9 @@ class TabularAlgorithm(BaseAlgorithm):
         epsilon, constant_epsilon = self.current_epsilon(), self.epsilon_final in (None, self.epsilon)
         states = indexer(self._last_obs)
         actions = self._choose_actions(states, epsilon)
+        kept = getattr(self, "_last_actions", None)
+        if self.chooses_next_action_first and not reset_num_timesteps and kept is not None and kept.shape == actions.shape:
+            actions = kept  # SARSA: the A' its last update used is the action it takes next, across learn() calls
         choose, update, update_locals, on_step = self._choose_actions, self._update, callback.update_locals, callback.on_step
         callback.on_rollout_start()
         while self.num_timesteps < total_timesteps:
@@ -482,7 +495,7 @@ class TabularAlgorithm(BaseAlgorithm):
             if not constant_alpha:
                 alpha = alpha_schedule(self._current_progress_remaining)
             if len(ended):
-                self._update_info_buffer([infos[i] for i in ended])
+                self._update_info_buffer([infos[i] for i in ended], np.ones(len(ended), dtype=bool))
                 for _ in ended:
                     self._episode_num += 1
                     if log_interval is not None and self._episode_num % log_interval == 0:
@@ -491,7 +504,7 @@ class TabularAlgorithm(BaseAlgorithm):
                 epsilon = self.current_epsilon()
             if not self.chooses_next_action_first:
                 next_actions = choose(next_states, epsilon)
-            self._last_obs = new_obs
+            self._last_obs, self._last_actions = new_obs, next_actions
             # what SB3's callbacks read from the training loop (SB3 hands over locals(); these are its names)
             update_locals(
                 {"self": self, "actions": actions, "new_obs": new_obs, "rewards": rewards, "dones": dones, "infos": infos,
@@ -505,18 +518,9 @@ class TabularAlgorithm(BaseAlgorithm):
         return self
 
     def dump_logs(self) -> None:
-        """Write the training figures to SB3's logger."""
-        elapsed = max((time.time_ns() - self.start_time) / 1e9, 1e-9)
-        fps = int((self.num_timesteps - self._num_timesteps_at_start) / elapsed)
-        if self.ep_info_buffer:
-            self.logger.record("rollout/ep_rew_mean", safe_mean([info["r"] for info in self.ep_info_buffer]))
-            self.logger.record("rollout/ep_len_mean", safe_mean([info["l"] for info in self.ep_info_buffer]))
+        """Write the training figures to SB3's logger (SB3's keys, :mod:`agents.common.logging`); the step
+        size alpha is also ``train/learning_rate``, the name SB3 gives every algorithm's step size."""
         self.logger.record("rollout/exploration_rate", self.current_epsilon())
         self.logger.record("train/alpha", self.lr_schedule(self._current_progress_remaining))
         self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
-        self.logger.record("time/fps", fps)
-        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
-        self.logger.dump(step=self.num_timesteps)
-
-
-__all__ = ["SUPPORTED_OBSERVATIONS", "StateIndexer", "TabularAlgorithm", "TabularPolicy"]
+        dump_logs(self)

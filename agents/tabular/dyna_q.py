@@ -97,9 +97,11 @@ class DynaQ(QLearning):
         self._pair_ids: dict[tuple[int, int], int] = {}
         self._outcomes: list[list[tuple[int, float, bool]]] = []
         self._outcome_counts: list[list[int]] = []
+        self._outcome_index: list[dict[tuple[int, float, bool], int]] = []
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_pairs", "_pair_ids", "_outcomes", "_outcome_counts"]
+        return [*super()._excluded_save_params(), "_pairs", "_pair_ids", "_outcomes", "_outcome_counts",
+                "_outcome_index"]
 
     def _tables_to_policy(self) -> None:
         rows = [
@@ -113,24 +115,30 @@ class DynaQ(QLearning):
         self._setup_tables_from_rows(self.policy.table("model"))
 
     def _setup_tables_from_rows(self, rows: np.ndarray) -> None:
-        self._pairs, self._pair_ids, self._outcomes, self._outcome_counts = [], {}, [], []
+        self._pairs, self._pair_ids, self._outcomes, self._outcome_counts, self._outcome_index = [], {}, [], [], []
         for s, a, s2, r, boot, count in rows.tolist():
             self._record(int(s), int(a), int(s2), r, bool(boot), int(count))
 
     def _record(self, s: int, a: int, s2: int, r: float, boot: bool, count: int = 1) -> None:
-        """Model(s, a) <- (r, s'): add the outcome, or count it once more."""
+        """Model(s, a) <- (r, s'): add the outcome, or count it once more.
+
+        A terminal outcome (no bootstrap) has no next state: what the env shows after it is the next
+        episode's start, which says nothing about (s, a). It is recorded with ``s' = -1``, once per reward.
+        """
         pair_id = self._pair_ids.get((s, a))
         if pair_id is None:
             pair_id = self._pair_ids[(s, a)] = len(self._pairs)
             self._pairs.append((s, a))
             self._outcomes.append([])
             self._outcome_counts.append([])
-        outcomes = self._outcomes[pair_id]
-        outcome = (s2, r, boot)
-        if outcome in outcomes:
-            self._outcome_counts[pair_id][outcomes.index(outcome)] += count
+            self._outcome_index.append({})
+        outcome = (s2 if boot else -1, r, boot)
+        index = self._outcome_index[pair_id].get(outcome)
+        if index is not None:
+            self._outcome_counts[pair_id][index] += count
         else:
-            outcomes.append(outcome)
+            self._outcome_index[pair_id][outcome] = len(self._outcomes[pair_id])
+            self._outcomes[pair_id].append(outcome)
             self._outcome_counts[pair_id].append(count)
 
     def _update(
