@@ -3,7 +3,7 @@
 rl-zoo3 writes them with ``yaml.dump`` of an ``OrderedDict``, which gives the Python-tagged form
 ``!!python/object/apply:collections.OrderedDict`` that ``yaml.safe_load`` refuses. :class:`ZooYamlLoader`
 is ``yaml.SafeLoader`` plus that one tag, read as a plain list of ``[key, value]`` pairs; every other
-Python tag stays refused.
+Python tag stays refused. Sizes are bounded (:mod:`hub.bounded_yaml`): an alias bomb is refused, not expanded.
 (rl-zoo3's ``policy_kwargs`` strings are read without eval by :func:`zoo.config.parse_policy_kwargs`.)
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from hub.bounded_yaml import load_bounded
 from hub.safe_load import UnsafeCheckpointError
 from zoo.errors import ZooError
 
@@ -39,7 +40,7 @@ ZooYamlLoader.add_constructor(_ORDERED_DICT_TAG, _ordered_dict)
 def load_yaml_text(text: str | bytes, name: str = "YAML") -> Any:
     """Parse YAML safely (plus rl-zoo3's OrderedDict); a refused or broken file raises one clear error."""
     try:
-        return yaml.load(text, Loader=ZooYamlLoader)  # noqa: S506 -- a SafeLoader subclass
+        return load_bounded(text, ZooYamlLoader)  # a SafeLoader subclass, within size bounds
     except yaml.constructor.ConstructorError as error:
         problem = error.problem or str(error)
         raise UnsafeCheckpointError(f"{name} was refused: {problem.strip()} (only plain YAML is read)") from error

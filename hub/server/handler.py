@@ -316,8 +316,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._list_repos(kind)
         if len(seg) < 3:
             raise HubError(404, f"no such API endpoint: {method} {self.path}")
-        repo = self._repo(kind, seg[1], seg[2])
         action, args = (seg[3] if len(seg) > 3 else ""), seg[4:]
+        if method in ("POST", "PUT", "DELETE") and action in ("preupload", "commit", "branch", "tag", "settings"):
+            self._require_write()  # first: a refused client learns nothing about the repository
+        repo = self._repo(kind, seg[1], seg[2])
         if method == "GET" and action == "" and not args:
             return self._info(repo, DEFAULT_BRANCH)
         if method == "GET" and action == "revision" and len(args) == 1:
