@@ -26,6 +26,7 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,17 +89,24 @@ def client(port: int, path: str, seconds: float, max_requests: int, start_at: fl
     return latencies, time.perf_counter() - begin
 
 
-def measure(port: int, path: str, clients: int, seconds: float, max_requests: int) -> dict[str, float]:
+def measure(port: int, path: str, clients: int, seconds: float, max_requests: int) -> tuple[float, list[float]]:
+    """``clients`` processes download ``path`` together: (requests/s, every latency in s)."""
     start_at = time.time() + 0.3
     with multiprocessing.get_context("fork").Pool(clients) as pool:
         results = pool.starmap(client, [(port, path, seconds, max_requests, start_at)] * clients)
-    latencies = sorted(t for times, _ in results for t in times)
-    elapsed = max(e for _, e in results)
+    latencies = [t for times, _ in results for t in times]
+    return len(latencies) / max(e for _, e in results), latencies
+
+
+def summary(rounds: list[tuple[float, list[float]]]) -> dict[str, float]:
+    """Median requests/s over the rounds; p50 and p99 latency (ms) over all requests of all rounds."""
+    latencies = sorted(t for _, times in rounds for t in times)
 
     def quantile(q: float) -> float:
         return latencies[min(int(q * len(latencies)), len(latencies) - 1)] * 1000
 
-    return {"rps": len(latencies) / elapsed, "p50": quantile(0.5), "p99": quantile(0.99), "n": len(latencies)}
+    return {"rps": statistics.median(r for r, _ in rounds), "p50": quantile(0.5), "p99": quantile(0.99),
+            "n": len(latencies)}
 
 
 def start(code: str, *args: str) -> tuple[subprocess.Popen, int]:
@@ -109,7 +117,8 @@ def start(code: str, *args: str) -> tuple[subprocess.Popen, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of each measurement, per client")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each measurement, per client")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per server and file, interleaved")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--max-requests", type=int, default=20_000, help="per client and measurement, at most")
     args = parser.parse_args()
@@ -122,38 +131,50 @@ def main() -> None:
     data = {name: os.urandom(size) for name, size in FILES.values()}
     for name, content in data.items():
         (static / name).write_bytes(content)
-    storage = Storage(work / "root")
-    storage.create("models", REPO, files=data)
-    storage.close()
+    for root in ("root-now", "root-before"):  # one server per root: two roots with the same repository
+        storage = Storage(work / root)
+        storage.create("models", REPO, files=data)
+        storage.close()
 
     servers = [
-        ("zoo hub serve", ZOO_SERVER, (str(work / "root"), "now"), f"/{REPO}/resolve/main/"),
-        ("zoo hub serve, as before the fix", ZOO_SERVER, (str(work / "root"), "before"), f"/{REPO}/resolve/main/"),
+        ("zoo hub serve", ZOO_SERVER, (str(work / "root-now"), "now"), f"/{REPO}/resolve/main/"),
+        ("zoo hub serve, as before the fix", ZOO_SERVER, (str(work / "root-before"), "before"),
+         f"/{REPO}/resolve/main/"),
         ("http.server (reference)", STATIC_SERVER, (str(static), "stock"), "/"),
         ("http.server keep-alive", STATIC_SERVER, (str(static), "keep-alive"), "/"),
     ]
-    rows = {}
+    # Rounds interleave the servers, so that a change in the machine's load reaches all of them alike.
+    measured: dict[tuple[str, str], list] = {}
+    procs = []
     try:
+        ports = {}
         for label, code, server_args, prefix in servers:
-            proc, port = start(code, *server_args)
-            try:
-                for size, (name, _) in FILES.items():
-                    measure(port, prefix + name, 2, 0.2, 50)  # warm-up
-                    rows[label, size] = measure(port, prefix + name, args.clients, args.seconds, args.max_requests)
-                    print(label, size, {k: round(v, 2) for k, v in rows[label, size].items()}, flush=True)
-            finally:
-                proc.terminate()
-                proc.wait(10)
+            proc, ports[label] = start(code, *server_args)
+            procs.append(proc)
+            for name, _ in FILES.values():
+                measure(ports[label], prefix + name, 2, 0.2, 20)  # warm-up
+        for round_ in range(args.rounds):
+            for size, (name, _) in FILES.items():
+                for label, _, _, prefix in servers:
+                    rps, latencies = measure(ports[label], prefix + name, args.clients, args.seconds,
+                                             args.max_requests)
+                    measured.setdefault((label, size), []).append((rps, latencies))
+                    print(f"round {round_ + 1}: {label}, {size}: {rps:.0f} requests/s", flush=True)
     finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
         shutil.rmtree(work, ignore_errors=True)
+    rows = {key: summary(rounds) for key, rounds in measured.items()}
 
     reference = "http.server (reference)"
     lines = [
-        f"Hub server downloads, {args.clients} concurrent clients (processes), {args.seconds:g} s each, loopback; "
+        f"Hub server downloads, {args.clients} concurrent clients (processes), {args.rounds} interleaved rounds of "
+        f"{args.seconds:g} s (req/s: median of the rounds; p50/p99: over all requests), loopback; "
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs "
         f"(shared with other work: figures vary from run to run), host {socket.gethostname()}",
         "Command: nice -n 10 python benchmarks/hub_server.py "
-        f"--seconds {args.seconds:g} --clients {args.clients}",
+        f"--seconds {args.seconds:g} --rounds {args.rounds} --clients {args.clients}",
         "",
         f"{'server':36} {'file':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s vs ref':>13} {'p50 vs ref':>11}",
     ]

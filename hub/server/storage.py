@@ -464,14 +464,16 @@ class Storage:
         created = []
         for repo_dir in sorted(p for p in folder.glob("*/*") if p.is_dir()):
             repo_id = f"{repo_dir.parent.name}/{repo_dir.name}"
-            if repo_id.startswith(".") or repo_dir.name.startswith(".") or self._path("models", repo_id).exists():
+            if repo_id.startswith(".") or repo_dir.name.startswith("."):
                 continue
-            files = {
-                f.relative_to(repo_dir).as_posix(): f.read_bytes()
-                for f in sorted(repo_dir.rglob("*"))
-                if f.is_file() and ".git" not in f.relative_to(repo_dir).parts
-            }
             try:
+                if self._path("models", repo_id).exists():
+                    continue
+                files = {
+                    f.relative_to(repo_dir).as_posix(): f.read_bytes()
+                    for f in sorted(repo_dir.rglob("*"))
+                    if f.is_file() and ".git" not in f.relative_to(repo_dir).parts
+                }
                 self.create("models", repo_id, files=files, title=f"Seed {repo_id} from {folder.name}")
             except HubError as error:
                 raise ValueError(f"cannot seed from {repo_dir}: {error.message}") from None
