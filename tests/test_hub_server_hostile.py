@@ -255,6 +255,32 @@ def test_chunked_bodies_are_limited_and_checked(tmp_path: Path):
         assert _raw(server, _post_head(server, "/", 2 << 20, TOKEN))[0] == 413  # the --max-body-mb limit itself
 
 
+def test_open_reads_share_a_body_budget(server):
+    """Bodies sent without the token (paths-info is open) share 32 MiB: a fifth 8 MiB one waiting gets 503."""
+    from hub.server.handler import MAX_API_BODY, UNAUTHENTICATED_BODIES
+
+    paths_info, ask = f"/api/models/{REPO}/paths-info/main", b'{"paths": ["README.md"]}'
+    held = [socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            for _ in range(UNAUTHENTICATED_BODIES // MAX_API_BODY)]
+    try:
+        for sock in held:  # headers only: the server waits for 8 MiB on each
+            sock.sendall(_post_head(server, paths_info, MAX_API_BODY) + b"\r\n\r\n")
+        deadline = time.monotonic() + 5
+        while server._httpd._reserved < UNAUTHENTICATED_BODIES and time.monotonic() < deadline:
+            time.sleep(0.01)
+        status, _, answer = _raw(server, _post_head(server, paths_info, len(ask)), ask)
+        assert status == 503 and b"retry" in answer
+        status, _, _ = _raw(server, _post_head(server, paths_info, len(ask), token=TOKEN), ask)
+        assert status == 200  # with the token, no budget
+    finally:
+        for sock in held:
+            sock.close()
+    deadline = time.monotonic() + 5
+    while server._httpd._reserved and time.monotonic() < deadline:  # the closed connections give theirs back
+        time.sleep(0.01)
+    assert _raw(server, _post_head(server, paths_info, len(ask)), ask)[0] == 200
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):

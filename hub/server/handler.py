@@ -55,6 +55,8 @@ SMALL_FILE = 1 << 20
 DEFAULT_MAX_BODY = 512 << 20
 #: Largest body of the other requests (small JSON: repository settings, paths-info, preupload, validate-yaml).
 MAX_API_BODY = 8 << 20
+#: Bodies of requests without the token (paths-info, validate-yaml) being read at once, in bytes at most.
+UNAUTHENTICATED_BODIES = 32 << 20
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -167,11 +169,19 @@ class _Handler(BaseHTTPRequestHandler):
             if length > self.body_limit:
                 raise HubError(413, f"request body of {length:,} bytes is over this endpoint's limit of "
                                     f"{self.body_limit:,} bytes")
-            if self.expect_continue:
-                self.expect_continue = False
-                self.send_response_only(100)
-                self.end_headers()
-            self._body = self._read_chunked() if kind == "chunked" else self._read_exact(length)
+            # Without the token (only reads get this far), bodies share a small budget: many open connections
+            # cannot make the server hold more than UNAUTHENTICATED_BODIES bytes of them at once.
+            reserved = 0 if self._authorized() else (self.body_limit if kind == "chunked" else length)
+            if not self.server.reserve(reserved):
+                raise HubError(503, "too many requests are sending bodies at once: retry in a moment")
+            try:
+                if self.expect_continue:
+                    self.expect_continue = False
+                    self.send_response_only(100)
+                    self.end_headers()
+                self._body = self._read_chunked() if kind == "chunked" else self._read_exact(length)
+            finally:
+                self.server.reserve(-reserved)
         return self._body
 
     def _read_exact(self, length: int) -> bytearray:
@@ -703,11 +713,20 @@ class HTTPServer(ThreadingHTTPServer):
         self.storage, self.token, self.log_requests = storage, token, log_requests
         self.max_body = max_body  # a commit's body (its files, base64) at most
         self.max_api_body = min(max_body, MAX_API_BODY)  # any other request's JSON at most
+        self._reserved, self._reserved_lock = 0, threading.Lock()
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    def reserve(self, size: int) -> bool:
+        """Book ``size`` bytes of the unauthenticated body budget (negative: give back); False if it is spent."""
+        with self._reserved_lock:
+            if size > 0 and self._reserved + size > UNAUTHENTICATED_BODIES:
+                return False
+            self._reserved += size
+            return True
 
     def process_request(self, request: socket.socket, client_address: Any) -> None:
         with self.connections_lock:
