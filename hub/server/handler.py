@@ -585,7 +585,8 @@ class _Handler(BaseHTTPRequestHandler):
             files = {}  # a branch that does not exist yet: every file is new
         out = []
         items = self._json_body().get("files", [])
-        if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("path"), str) for i in items):
+        if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("path"), str)
+                                                  for i in items):
             raise HubError(400, "the request needs 'files': a list of {\"path\": ...} objects")
         for item in items:
             path = check_path(item["path"])

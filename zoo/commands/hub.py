@@ -102,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
         os.replace(tmp, args.port_file)
     seeded = f", seeded {len(server.seeded)} repositories from {args.seed}" if server.seeded else ""
     if server.cleaned.get("files"):
-        seeded += (f", removed {server.cleaned['files']} files ({server.cleaned['bytes'] / 1e6:.1f} MB) left by "
-                   "interrupted writes")
+        n = server.cleaned["files"]
+        size = server.cleaned["bytes"] / 1e6
+        seeded += f", removed {n} file{'s' * (n != 1)} ({size:.1f} MB) left by interrupted writes"
     print(
         f"Hub server on {server.url} (root {root}{seeded}; writes "
         f"{'need the token' if token else 'are open'}). Clients: HF_ENDPOINT={server.url}. Ctrl-C stops it.",
