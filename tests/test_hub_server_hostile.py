@@ -417,6 +417,8 @@ def _malformed() -> list[tuple[str, str, str, bytes, dict[str, str]]]:
          header + b'{"key": "file", "value": {"path": "a", "content": 5}}\n', nd),
         ("commit parent is a list", "POST", commit, b'{"key": "header", "value": {"summary": "x", '
                                                     b'"parentCommit": [1]}}\n', nd),
+        ("commit parent is 0", "POST", commit, b'{"key": "header", "value": {"summary": "x", "parentCommit": 0}}\n',
+         nd),
         ("commit line 100,000 deep", "POST", commit, header + deep + b"\n", nd),
         ("commit line not UTF-8", "POST", commit, header + b'{"key": "\xff\xfe"}\n', nd),
         ("commit path not Unicode", "POST", commit, header + b'{"key": "file", "value": {"path": "\\ud800", '

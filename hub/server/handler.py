@@ -634,7 +634,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise HubError(400, f"commit payload line {number}: unknown key {str(key)[:40]!r}")
         if not isinstance(header, dict) or not isinstance(header.get("summary", ""), str):
             raise HubError(400, "commit payload needs a header line with a 'summary'")
-        if not isinstance(header.get("parentCommit") or "", str):
+        if header.get("parentCommit") is not None and not isinstance(header["parentCommit"], str):
             raise HubError(400, "commit payload: 'parentCommit' must be a commit sha")
         sha = self.server.storage.commit(
             repo, branch, operations,
