@@ -564,3 +564,67 @@ def test_leftovers_of_interrupted_commits_are_cleaned_at_start(tmp_path: Path):
         assert status == 200 and answer == b"k" * 5000
     with HubServer(root) as server:  # nothing left to clean
         assert server.cleaned["files"] == 0
+
+
+def test_kill_9_during_commits_loses_no_acknowledged_commit(tmp_path: Path):
+    """Three rounds: a client commits in a loop to `zoo hub serve`, which is killed (SIGKILL) with a commit in
+    flight. Every acknowledged commit is in the history with its content; the restart leaves no leftovers."""
+    root, port_file, acknowledged = tmp_path / "root", tmp_path / "port", []
+
+    def post(port: int, body: bytes, path: str = f"/api/models/{REPO}/commit/main") -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("POST", path, body=body, headers={"Content-Type": "application/x-ndjson"})
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    for round_ in range(3):
+        port_file.unlink(missing_ok=True)
+        proc = subprocess.Popen([sys.executable, "-m", "zoo", "hub", "serve", "--root", str(root), "--port", "0",
+                                 "--port-file", str(port_file), "--quiet"],
+                                cwd=REPO_ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert b"Hub server on" in proc.stdout.readline()
+            port = int(port_file.read_text())
+            if round_ == 0:
+                assert post(port, json.dumps({"organization": "zoo", "name": "agent"}).encode(),
+                            "/api/repos/create")[0] == 200
+            deadline = time.monotonic() + 0.5
+            for i in range(40):
+                if time.monotonic() > deadline:
+                    break
+                path, data = f"r{round_}/f{i}.bin", os.urandom(50_000)
+                status, answer = post(port, _ndjson({"key": "header", "value": {"summary": path}}, _add(path, data)))
+                assert status == 200, answer
+                acknowledged.append((json.loads(answer)["commitOid"], path, data))
+            in_flight = _ndjson({"key": "header", "value": {"summary": "in flight"}},
+                                *(_add(f"big{round_}/{j}.bin", os.urandom(1 << 20)) for j in range(4)))
+            threading.Thread(target=lambda: _ignore_errors(post, port, in_flight), daemon=True).start()
+            time.sleep(0.15 + 0.1 * round_)
+        finally:
+            proc.kill()
+            proc.communicate(timeout=20)
+    assert len(acknowledged) >= 3
+    with HubServer(root) as server:
+        repo = server.storage.get("models", REPO)
+        history = {sha for sha, _ in repo.history(repo.resolve("main"))}
+        for sha, path, data in acknowledged:
+            assert sha in history and repo.blob_path(repo.files(sha)[path]["oid"]).read_bytes() == data
+        head_files = repo.files(repo.resolve("main"))
+        assert {p for _, p, _ in acknowledged} <= set(head_files)
+        for entry in head_files.values():
+            assert repo.blob_path(entry["oid"]).is_file()
+        records = [json.loads(c.read_text()) for c in (repo.path / "commits").glob("*.json")]
+        used = {entry["oid"] for record in records for entry in record["files"].values()}
+        blobs = {p.parent.name + p.name for p in (repo.path / "blobs").glob("*/*")}
+        assert blobs == used  # no temporary files, no blob without a commit
+        assert list((root / ".tmp").iterdir()) == []
+
+
+def _ignore_errors(function, *args) -> None:
+    try:
+        function(*args)
+    except OSError:  # the server was killed under it
+        pass
