@@ -332,6 +332,7 @@ def test_unauthenticated_large_bodies_do_not_grow_the_server(tmp_path: Path):
 # ----------------------------------------------------------------------------------- 4. one server per root
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the root lock is an flock (POSIX)")
 def test_a_second_server_on_the_same_root_is_refused(tmp_path: Path, capsys):
     from hub.server import RootInUse
     from zoo.cli import main
