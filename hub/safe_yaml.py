@@ -3,8 +3,8 @@
 rl-zoo3 writes them with ``yaml.dump`` of an ``OrderedDict``, which gives the Python-tagged form
 ``!!python/object/apply:collections.OrderedDict`` that ``yaml.safe_load`` refuses. :class:`ZooYamlLoader`
 is ``yaml.SafeLoader`` plus that one tag, read as a plain list of ``[key, value]`` pairs; every other
-Python tag stays refused. Aliases (``*name``) are refused too, so a small file cannot expand into a huge
-structure, and a file over :data:`MAX_YAML_BYTES` is not parsed at all.
+Python tag stays refused. Sizes are bounded (:mod:`hub.bounded_yaml`): an alias bomb is refused, not expanded,
+and a file over :data:`MAX_YAML_BYTES` is not parsed at all.
 (rl-zoo3's ``policy_kwargs`` strings are read without eval by :func:`agents.common.untrusted.parse_python_literal`.)
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from agents.errors import UnsafeCheckpointError, ZooError
+from hub.bounded_yaml import YamlTooLarge, load_bounded
 
 _ORDERED_DICT_TAG = "tag:yaml.org,2002:python/object/apply:collections.OrderedDict"
 
@@ -25,13 +26,7 @@ MAX_YAML_BYTES = 1 << 20
 
 
 class ZooYamlLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that also reads rl-zoo3's ``OrderedDict`` tag (as a plain dict) and refuses aliases."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not read", event.start_mark)
-        return super().compose_node(parent, index)
+    """``yaml.SafeLoader`` that also reads rl-zoo3's ``OrderedDict`` tag (as a plain dict)."""
 
 
 def _ordered_dict(loader: yaml.SafeLoader, node: yaml.Node) -> dict[Any, Any]:
@@ -51,7 +46,9 @@ def load_yaml_text(text: str | bytes, name: str = "YAML") -> Any:
     if len(text) > MAX_YAML_BYTES:
         raise UnsafeCheckpointError(f"{name} is {len(text)} bytes, over the {MAX_YAML_BYTES} read for a YAML file")
     try:
-        return yaml.load(text, Loader=ZooYamlLoader)  # noqa: S506 -- a SafeLoader subclass
+        return load_bounded(text, ZooYamlLoader)  # a SafeLoader subclass, within size bounds
+    except YamlTooLarge as error:
+        raise UnsafeCheckpointError(f"{name} was refused: {error}") from error
     except yaml.constructor.ConstructorError as error:
         problem = error.problem or str(error)
         raise UnsafeCheckpointError(f"{name} was refused: {problem.strip()} (only plain YAML is read)") from error

@@ -19,10 +19,10 @@ import os
 import threading
 from pathlib import Path
 
-from hub.server.handler import HTTPServer
-from hub.server.storage import HubError, Repo, Storage, git_blob_oid
+from hub.server.handler import DEFAULT_MAX_BODY, HTTPServer
+from hub.server.storage import HubError, Repo, RootInUse, Storage, git_blob_oid
 
-__all__ = ["HubServer", "HubError", "Repo", "Storage", "git_blob_oid"]
+__all__ = ["DEFAULT_MAX_BODY", "HubServer", "HubError", "Repo", "RootInUse", "Storage", "git_blob_oid"]
 
 
 class HubServer:
@@ -37,6 +37,12 @@ class HubServer:
         seed: folder laid out as ``ORG/NAME/files``: each ``ORG/NAME`` not yet in ``root`` becomes a model
             repository with one initial commit. The folder is only read.
         log_requests: print one line per request on stderr.
+        max_body: largest request body in bytes (a commit carries its files inline, base64); larger ones get 413
+            before they are read.
+
+    One server per root: the root is locked while a server holds it (``ROOT/.lock`` names its PID); a second
+    one raises :class:`RootInUse` (a ``ValueError``). Opening a root removes what interrupted commits left
+    (temporary files, blobs no commit refers to): ``.cleaned`` says how much.
 
     Use ``with HubServer(root) as server:`` (or ``.start()`` / ``.stop()``) for a background server,
     ``.serve_forever()`` to serve in the calling thread until ``.stop()`` or Ctrl-C.
@@ -50,11 +56,18 @@ class HubServer:
         token: str | None = None,
         seed: str | os.PathLike | None = None,
         log_requests: bool = False,
+        max_body: int = DEFAULT_MAX_BODY,
     ):
         self.root = Path(root)
         self.host, self.requested_port, self.token, self.log_requests = host, port, token or None, log_requests
-        self.storage = Storage(self.root)
-        self.seeded = self.storage.seed(seed) if seed is not None else []
+        self.max_body = max_body
+        self.storage = Storage(self.root)  # locks the root, then cleans it
+        self.cleaned = self.storage.cleaned
+        try:
+            self.seeded = self.storage.seed(seed) if seed is not None else []
+        except BaseException:
+            self.storage.close()
+            raise
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._url: str | None = None
@@ -63,7 +76,9 @@ class HubServer:
     def bind(self) -> HubServer:
         """Open the listening socket (raises OSError if the port is taken)."""
         if self._httpd is None:
-            self._httpd = HTTPServer((self.host, self.requested_port), self.storage, self.token, self.log_requests)
+            self.storage.open()  # again after a stop()
+            self._httpd = HTTPServer((self.host, self.requested_port), self.storage, self.token, self.log_requests,
+                                     self.max_body)
             self._url, self._port = self._httpd.base_url(), self._httpd.server_address[1]
         return self
 
@@ -95,13 +110,14 @@ class HubServer:
         self.bind()._httpd.serve_forever(poll_interval=0.1)
 
     def stop(self) -> None:
-        """Stop serving and close the socket; the data stays in ``root``."""
+        """Stop serving, close the socket, let running commits finish, unlock the root; the data stays."""
         if self._httpd is not None:
             if self._thread is not None:
                 self._httpd.shutdown()
                 self._thread.join()
             self._httpd.server_close()
             self._httpd.close_connections()
+        self.storage.close()
         self._httpd, self._thread = None, None
 
     def __enter__(self) -> HubServer:

@@ -11,6 +11,7 @@ import re
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -25,7 +26,37 @@ from hub.server.storage import (
     check_path,
     check_ref_name,
     front_matter,
+    MAX_CARD_BYTES,
 )
+
+
+def _drain(connection: socket.socket, seconds: float) -> None:
+    """After the answer: stop sending, then read and drop what the client still sends, for ``seconds`` at most.
+
+    Closing a socket with unread data makes the kernel reset the connection, and the client may then lose the
+    answer (a 401 or 413 sent before its body): this "lingering close" lets it arrive first.
+    """
+    deadline = time.monotonic() + seconds
+    try:
+        connection.shutdown(socket.SHUT_WR)
+        while (left := deadline - time.monotonic()) > 0:
+            connection.settimeout(left)
+            if not connection.recv(1 << 16):
+                return
+    except OSError:  # a timeout, or a reset: the connection is done either way
+        pass
+
+
+#: Files up to this size are read and sent with their headers in one write; larger ones go by ``sendfile``.
+SMALL_FILE = 1 << 20
+
+
+#: Default largest request body: a commit (files inline, base64: 4/3 of their size); ``--max-body-mb``.
+DEFAULT_MAX_BODY = 512 << 20
+#: Largest body of the other requests (small JSON: repository settings, paths-info, preupload, validate-yaml).
+MAX_API_BODY = 8 << 20
+#: Bodies of requests without the token (paths-info, validate-yaml) being read at once, in bytes at most.
+UNAUTHENTICATED_BODIES = 32 << 20
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -34,6 +65,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "zoo-hub/1"
     protocol_version = "HTTP/1.1"
     timeout = 120  # an idle keep-alive connection is closed after this many seconds
+    # Answers go out at once: with Nagle's algorithm, a second write waits for the client's delayed ACK
+    # (about 40 ms on Linux) on a kept-alive connection.
+    disable_nagle_algorithm = True
 
     # plumbing --------------------------------------------------------------------------------------
 
@@ -60,12 +94,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.responded = True
         super().send_response(code, message)
 
+    def handle_expect_100(self) -> bool:
+        # "100 Continue" is sent only once the body is wanted (self.body), that is after the token check:
+        # a refused client learns it before sending anything.
+        self.expect_continue = True
+        return True
+
     def _dispatch(self, method: str) -> None:
         self.method, self.responded = method, False
+        self._body: bytearray | None = None
+        self.body_limit = self.server.max_api_body  # the commit route raises it to max_body
+        self.expect_continue = getattr(self, "expect_continue", False)
         try:
-            self.body = self._read_body()
+            self._framing = None  # so that a refused header counts as an unread body
+            self._framing = self._body_framing()
             url = urlsplit(self.path)
             # A revision arrives quoted as ONE segment (feat%2Fx): split first, then unquote each segment.
+            # Ids are checked after decoding (storage), so a %2F or .. in a repository id never reaches a folder.
             segments = [unquote(s) for s in url.path.strip("/").split("/")]
             self.query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             self._route(method, segments)
@@ -76,23 +121,103 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             if not isinstance(error, HubError):  # a bug or a disk problem must not kill the server: 500
-                print(f"hub server: {method} {self.path}: {type(error).__name__}: {error}", file=sys.stderr)
-                error = HubError(500, f"internal error: {type(error).__name__}: {error}")
+                print(f"hub server: {method} {self.path[:200]}: {type(error).__name__}: {error}", file=sys.stderr)
+                error = HubError(500, f"internal error ({type(error).__name__}); the server's log has the details")
             self._send_error(error)
+        finally:
+            self.expect_continue = False
+            if self._body_unread():
+                # The rest of the body would be read as the next request: end the connection after the answer
+                # (finish() reads and drops what is still arriving for a moment, so the client sees the answer).
+                self.close_connection = True
+                self.linger = True
 
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline().strip():  # trailers
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    # request bodies --------------------------------------------------------------------------------
+
+    def _body_framing(self) -> tuple[str, int]:
+        """``("length", n)`` or ``("chunked", 0)`` from the headers, checked before anything is read."""
+        encodings = [e.strip().lower() for e in ",".join(self.headers.get_all("Transfer-Encoding") or []).split(",")]
+        lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if encodings != [""]:
+            if encodings != ["chunked"]:
+                raise HubError(400, f"unsupported Transfer-Encoding {', '.join(encodings)!r}: send 'chunked' or "
+                                    "a Content-Length")
+            if lengths:
+                raise HubError(400, "a request may not have both Transfer-Encoding and Content-Length")
+            return "chunked", 0
+        if not lengths:
+            return "length", 0
+        if len(lengths) > 1 or not next(iter(lengths)).isdigit() or not next(iter(lengths)).isascii():
+            raise HubError(400, f"invalid Content-Length {', '.join(sorted(lengths))[:40]!r}: "
+                                "expected one number of bytes")
+        length = int(next(iter(lengths))) if len(next(iter(lengths))) <= 18 else 10**18
+        if length > self.server.max_body:
+            raise HubError(413, f"request body of {length:,} bytes is over this server's limit of "
+                                f"{self.server.max_body:,} bytes (`zoo hub serve --max-body-mb`)")
+        return "length", length
+
+    def _body_unread(self) -> bool:
+        if self._body is not None:
+            return False
+        return self._framing is None or self._framing[0] == "chunked" or self._framing[1] > 0
+
+    @property
+    def body(self) -> bytearray:
+        """The request body, read on first use (after the route has checked the token), within ``body_limit``."""
+        if self._body is None:
+            kind, length = self._framing
+            if length > self.body_limit:
+                raise HubError(413, f"request body of {length:,} bytes is over this endpoint's limit of "
+                                    f"{self.body_limit:,} bytes")
+            # Without the token (only reads get this far), bodies share a small budget: many open connections
+            # cannot make the server hold more than UNAUTHENTICATED_BODIES bytes of them at once.
+            reserved = 0 if self._authorized() else (self.body_limit if kind == "chunked" else length)
+            if not self.server.reserve(reserved):
+                raise HubError(503, "too many requests are sending bodies at once: retry in a moment")
+            try:
+                if self.expect_continue:
+                    self.expect_continue = False
+                    self.send_response_only(100)
+                    self.end_headers()
+                self._body = self._read_chunked() if kind == "chunked" else self._read_exact(length)
+            finally:
+                self.server.reserve(-reserved)
+        return self._body
+
+    def _read_exact(self, length: int) -> bytearray:
+        data = bytearray()
+        while len(data) < length:
+            piece = self.rfile.read(min(length - len(data), 1 << 20))
+            if not piece:
+                raise ConnectionError("the client closed the connection in the middle of its request body")
+            data += piece
+        return data
+
+    def _read_chunked(self) -> bytearray:
+        data = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            if not line:
+                raise ConnectionError("the client closed the connection in the middle of its request body")
+            size = line.split(b";")[0].strip()
+            if not line.endswith(b"\n") or not re.fullmatch(rb"[0-9a-fA-F]{1,15}", size):
+                raise HubError(400, f"invalid chunk size {bytes(size[:20])!r} in a chunked request body")
+            size = int(size, 16)
+            if size == 0:
+                for _ in range(100):  # trailers, then the empty line
+                    if self.rfile.readline(8192).strip() == b"":
+                        return data
+                raise HubError(400, "too many trailer lines after a chunked request body")
+            if len(data) + size > self.body_limit:
+                raise HubError(413, f"chunked request body over this endpoint's limit of {self.body_limit:,} bytes")
+            data += self._read_exact(size)
+            if self.rfile.readline(3).strip() != b"":
+                raise HubError(400, "a chunk of a chunked request body is not followed by CRLF")
+
+    def finish(self) -> None:
+        super().finish()
+        if getattr(self, "linger", False):  # a body left unread: see _dispatch
+            _drain(self.connection, seconds=2.0)
 
     def _json_body(self) -> dict:
         if not self.body:
@@ -101,26 +226,44 @@ class _Handler(BaseHTTPRequestHandler):
             data = json.loads(self.body)
         except ValueError as error:
             raise HubError(400, f"request body is not valid JSON: {error}") from None
+        except RecursionError:
+            raise HubError(400, "request body is not valid JSON: nested too deep") from None
         if not isinstance(data, dict):
             raise HubError(400, "request body must be a JSON object")
         return data
 
+    # answers ---------------------------------------------------------------------------------------
+
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
-              content_type: str = "application/json") -> None:
+              content_type: str = "application/json", length: int | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body) if length is None else length))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
-        self.end_headers()
-        if self.method != "HEAD":
+        self._end_headers_with(body if self.method != "HEAD" else b"")
+
+    def _end_headers_with(self, body: bytes) -> None:
+        """End the headers and send them with ``body`` in ONE write (one packet for a small answer)."""
+        if self._body_unread():
+            self.send_header("Connection", "close")
+        if hasattr(self, "_headers_buffer"):
+            self._headers_buffer.append(b"\r\n")
+            if body:
+                self._headers_buffer.append(body)
+            self.flush_headers()
+        else:  # an HTTP/0.9 request has no headers
+            self.end_headers()
             self.wfile.write(body)
 
     def _send_json(self, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(data, default=str).encode(), headers)  # str: dates in model cards
 
     def _send_error(self, error: HubError) -> None:
-        headers = {"X-Error-Message": error.message.encode("latin-1", "replace").decode("latin-1")}
+        message = error.message
+        for folder in {str(self.server.storage.root), str(self.server.storage.root.resolve())}:
+            message = message.replace(folder, "<root>")  # never show where the server keeps its files
+        headers = {"X-Error-Message": message.encode("latin-1", "replace").decode("latin-1")}
         if error.status == 401:
             # With any other X-Error-Message the client reports a 401 on a repository URL as "not found";
             # the explanation still reaches the user through the JSON body.
@@ -129,7 +272,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Error-Code"] = error.code
         if error.commit:
             headers["X-Repo-Commit"] = error.commit
-        self._send_json({"error": error.message}, error.status, headers)
+        self._send_json({"error": message}, error.status, headers)
 
     # auth ------------------------------------------------------------------------------------------
 
@@ -183,8 +326,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._list_repos(kind)
         if len(seg) < 3:
             raise HubError(404, f"no such API endpoint: {method} {self.path}")
-        repo = self._repo(kind, seg[1], seg[2])
         action, args = (seg[3] if len(seg) > 3 else ""), seg[4:]
+        if method in ("POST", "PUT", "DELETE") and action in ("preupload", "commit", "branch", "tag", "settings"):
+            self._require_write()  # first: a refused client learns nothing about the repository
+        repo = self._repo(kind, seg[1], seg[2])
         if method == "GET" and action == "" and not args:
             return self._info(repo, DEFAULT_BRANCH)
         if method == "GET" and action == "revision" and len(args) == 1:
@@ -202,6 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._preupload(repo, args[0])
         if method == "POST" and action == "commit" and len(args) == 1:
             self._require_write()
+            self.body_limit = self.server.max_body
             return self._commit(repo, args[0])
         if method in ("POST", "DELETE") and action in ("branch", "tag") and len(args) == 1:
             self._require_write()
@@ -317,8 +463,11 @@ class _Handler(BaseHTTPRequestHandler):
         ]
         if "README.md" in files:  # model card metadata, as the Hub reports it
             try:
-                card = front_matter(repo.blob_path(files["README.md"]["oid"]).read_text(errors="replace"))
-            except Exception:  # a broken card must not break model_info
+                with open(repo.blob_path(files["README.md"]["oid"]), "rb") as f:
+                    card = front_matter(f.read(MAX_CARD_BYTES).decode(errors="replace"))
+                # keys that are not plain (dates, ...) are dropped: the answer must be valid JSON
+                card = json.loads(json.dumps(card, default=str, skipkeys=True)) if card else None
+            except Exception:  # a broken (or over-large: hub.bounded_yaml) card must not break model_info
                 card = None
             if card:
                 data["cardData"] = card
@@ -367,10 +516,17 @@ class _Handler(BaseHTTPRequestHandler):
         if "json" in self.headers.get("Content-Type", ""):
             paths = self._json_body().get("paths", [])
         else:
-            paths = parse_qs(self.body.decode()).get("paths", [])
+            try:
+                paths = parse_qs(self.body.decode(), strict_parsing=bool(self.body), errors="strict",
+                                 max_num_fields=10_000).get("paths", [])
+            except (UnicodeDecodeError, ValueError):
+                raise HubError(400, "paths-info: the form body is not valid UTF-8 'paths=...&paths=...'") from None
+        paths = [paths] if isinstance(paths, str) else paths
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise HubError(400, "paths-info needs 'paths': a list of file or folder paths")
         entries = []
-        for p in ([paths] if isinstance(paths, str) else paths):
-            p = str(p).strip("/")
+        for p in paths:
+            p = p.strip("/")
             if p in files:
                 entries.append(self._file_entry(p, files[p]))
             elif p in folders:
@@ -402,7 +558,7 @@ class _Handler(BaseHTTPRequestHandler):
         storage, body = self.server.storage, self._json_body()
         if action == "branch" and method == "POST":
             start = body.get("startingPoint")
-            sha = repo.resolve(start if isinstance(start, str) else DEFAULT_BRANCH)
+            sha = repo.resolve(start if isinstance(start, str) and start else DEFAULT_BRANCH)
             if body.get("emptyBranch"):
                 with storage.lock:
                     sha = repo.store_commit({}, [], "empty branch", "")
@@ -428,8 +584,12 @@ class _Handler(BaseHTTPRequestHandler):
         except HubError:
             files = {}  # a branch that does not exist yet: every file is new
         out = []
-        for item in self._json_body().get("files", []):
-            path = check_path(str(item.get("path", "")))
+        items = self._json_body().get("files", [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("path"), str)
+                                                  for i in items):
+            raise HubError(400, "the request needs 'files': a list of {\"path\": ...} objects")
+        for item in items:
+            path = check_path(item["path"])
             # Always "regular": "lfs" would send the client to LFS/Xet endpoints this server does not have.
             out.append({"path": path, "uploadMode": "regular", "shouldIgnore": False,
                         "oid": files.get(path, {}).get("oid")})
@@ -448,27 +608,34 @@ class _Handler(BaseHTTPRequestHandler):
                 continue
             try:
                 item = json.loads(line)
-                key, value = item["key"], item["value"]
-            except (ValueError, KeyError, TypeError):
-                raise HubError(400, f"commit payload line {number} is not a {{'key', 'value'}} JSON object") from None
+            except (ValueError, RecursionError):
+                item = None
+            if not isinstance(item, dict) or "key" not in item or not isinstance(item.get("value"), dict):
+                raise HubError(400, f"commit payload line {number} is not a {{'key': ..., 'value': {{...}}}} "
+                                    "JSON object")
+            key, value = item["key"], item["value"]
+            if key in ("file", "deletedFile", "deletedFolder") and not isinstance(value.get("path"), str):
+                raise HubError(400, f"commit payload line {number}: 'path' must be a string")
             if key == "header":
                 header = value
             elif key == "file":
                 if value.get("encoding", "base64") != "base64":
-                    raise HubError(400, f"file {value.get('path')!r}: only base64 encoding is supported")
+                    raise HubError(400, f"file {value['path'][:80]!r}: only base64 encoding is supported")
                 try:
                     data = base64.b64decode(value["content"], validate=True)
                 except (binascii.Error, KeyError, TypeError):
-                    raise HubError(400, f"file {value.get('path')!r}: content is not valid base64") from None
-                operations.append(("file", check_path(str(value.get("path", ""))), data))
+                    raise HubError(400, f"file {value['path'][:80]!r}: content is not valid base64") from None
+                operations.append(("file", check_path(value["path"]), data))
             elif key in ("deletedFile", "deletedFolder"):
-                operations.append((key, check_path(str(value.get("path", "")).rstrip("/")), None))
+                operations.append((key, check_path(value["path"].rstrip("/")), None))
             elif key == "lfsFile":
                 raise HubError(400, "this server stores regular files only: Git LFS uploads are not supported")
             else:
-                raise HubError(400, f"commit payload line {number}: unknown key {key!r}")
+                raise HubError(400, f"commit payload line {number}: unknown key {str(key)[:40]!r}")
         if not isinstance(header, dict) or not isinstance(header.get("summary", ""), str):
             raise HubError(400, "commit payload needs a header line with a 'summary'")
+        if header.get("parentCommit") is not None and not isinstance(header["parentCommit"], str):
+            raise HubError(400, "commit payload: 'parentCommit' must be a commit sha")
         sha = self.server.storage.commit(
             repo, branch, operations,
             title=header.get("summary") or "Upload files",
@@ -498,23 +665,21 @@ class _Handler(BaseHTTPRequestHandler):
         if ranged is not None:
             (start, end), status = ranged, 206
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-        self.send_response(status)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(max(end - start + 1, 0)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.method == "HEAD" or size == 0:
+        length = max(end - start + 1, 0)
+        if self.method == "HEAD" or length == 0:
+            self._send(status, b"", headers, "application/octet-stream", length)
             return
         with open(repo.blob_path(entry["oid"]), "rb") as f:
-            f.seek(start)
-            left = end - start + 1
-            while left > 0:
-                chunk = f.read(min(left, 1 << 20))
-                if not chunk:
-                    break
-                self.wfile.write(chunk)
-                left -= len(chunk)
+            if length <= SMALL_FILE:  # headers and content in one write
+                f.seek(start)
+                return self._send(status, f.read(length), headers, "application/octet-stream")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(length))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self._end_headers_with(b"")
+            self.connection.sendfile(f, start, length)  # the kernel copies the file to the socket
 
     @staticmethod
     def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
@@ -544,13 +709,25 @@ class HTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], storage: Storage, token: str | None, log_requests: bool):
+    def __init__(self, address: tuple[str, int], storage: Storage, token: str | None, log_requests: bool,
+                 max_body: int = DEFAULT_MAX_BODY):
         self.storage, self.token, self.log_requests = storage, token, log_requests
+        self.max_body = max_body  # a commit's body (its files, base64) at most
+        self.max_api_body = min(max_body, MAX_API_BODY)  # any other request's JSON at most
+        self._reserved, self._reserved_lock = 0, threading.Lock()
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    def reserve(self, size: int) -> bool:
+        """Book ``size`` bytes of the unauthenticated body budget (negative: give back); False if it is spent."""
+        with self._reserved_lock:
+            if size > 0 and self._reserved + size > UNAUTHENTICATED_BODIES:
+                return False
+            self._reserved += size
+            return True
 
     def process_request(self, request: socket.socket, client_address: Any) -> None:
         with self.connections_lock:

@@ -39,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="folder laid out as ORG/NAME/files: each ORG/NAME becomes a model repository (the folder is only read)",
     )
+    serve.add_argument(
+        "--max-body-mb",
+        type=float,
+        default=512,
+        help="largest request body in MiB (a commit carries its files inline, base64: about 4/3 of their size); "
+        "larger ones are refused with 413 before they are read (default: 512)",
+    )
     serve.add_argument("--port-file", default=None, help="write the port number here once listening")
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
 
@@ -50,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
         raise ZooError("missing hub command: use `zoo hub serve --root FOLDER`")
     if not 0 <= args.port <= 65535:
         raise ZooError(f"--port {args.port} is not a TCP port: use 0-65535 (0 picks a free one)")
+    if not 0 < args.max_body_mb <= 1 << 20:  # also refuses nan
+        raise ZooError(f"--max-body-mb {args.max_body_mb:g} is not a size: give a number of MiB above 0 "
+                       "(e.g. 512)")
     root = Path(args.root)
     if root.exists() and not root.is_dir():
         raise ZooError(f"--root {root} is a file: give a folder")
@@ -67,12 +77,15 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         raise ZooError(f"cannot create --root {root}: {error.strerror}") from None
 
-    from hub.server import HubServer  # here, so `zoo --help` stays instant
+    from hub.server import HubServer, RootInUse  # here, so `zoo --help` stays instant
 
     token = args.token if args.token is not None else os.environ.get("ZOO_HUB_TOKEN") or None
     try:
         server = HubServer(root, host=args.host, port=args.port, token=token, seed=args.seed,
-                           log_requests=not args.quiet)
+                           log_requests=not args.quiet, max_body=int(args.max_body_mb * (1 << 20)))
+    except RootInUse as error:
+        raise ZooError(f"--root {root} is in use by another Hub server (PID {error.pid}): stop that one, or "
+                       "choose another --root") from None
     except ValueError as error:  # --root holds other things, or seed names that cannot be repository ids
         raise ZooError(str(error)) from None
     except OSError as error:
@@ -88,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
         tmp.write_text(str(server.port))
         os.replace(tmp, args.port_file)
     seeded = f", seeded {len(server.seeded)} repositories from {args.seed}" if server.seeded else ""
+    if server.cleaned.get("files"):
+        n = server.cleaned["files"]
+        size = server.cleaned["bytes"] / 1e6
+        seeded += f", removed {n} file{'s' * (n != 1)} ({size:.1f} MB) left by interrupted writes"
     print(
         f"Hub server on {server.url} (root {root}{seeded}; writes "
         f"{'need the token' if token else 'are open'}). Clients: HF_ENDPOINT={server.url}. Ctrl-C stops it.",
