@@ -80,13 +80,16 @@ def compiled_search(kernel_functions: tuple):
 
 def _make_search(legal, step, terminal, player):
     @njit(cache=False)
-    def rollout(params, state, rng, steps_left, gamma, stochastic, actions):
+    def rollout(params, state, rng, steps_left, gamma, stochastic, actions, policy_table):
         me = player(params, state)
         value, discount, steps = 0.0, 1.0, 0
         while not terminal(params, state) and steps < steps_left:
             mover = player(params, state)
-            n = legal(params, state, actions)
-            action = actions[int(next_uniform(rng) * n)]
+            if policy_table.shape[0] > 0:  # a rollout policy read into a table (transition tables)
+                action = policy_table[int(state[0])]
+            else:
+                n = legal(params, state, actions)
+                action = actions[int(next_uniform(rng) * n)]
             u = next_uniform(rng) if stochastic else 0.0
             reward, _ = step(params, state, action, u)
             value += discount * (reward if mover == me else -reward)
@@ -95,7 +98,7 @@ def _make_search(legal, step, terminal, player):
         return value
 
     @njit(cache=False)
-    def search(params, root_state, n_simulations, c_uct, gamma, horizon, rng, stochastic,
+    def search(params, root_state, n_simulations, c_uct, gamma, horizon, rng, stochastic, policy_table,
                node_player, node_terminal, node_reward, node_visits, node_edge, node_outcome, node_sibling,
                edge_action, edge_visits, edge_total, edge_first_child):
         n_actions = node_edge.shape[1]
@@ -168,7 +171,7 @@ def _make_search(legal, step, terminal, player):
                 node = child
                 if expanded:
                     break
-            value = rollout(params, state, rng, horizon - depth, gamma, stochastic, actions)
+            value = rollout(params, state, rng, horizon - depth, gamma, stochastic, actions, policy_table)
             seen_by = node_player[node]
             for i in range(length - 1, -1, -1):  # backpropagation, negamax for two players
                 parent = path_parent[i]
@@ -184,11 +187,15 @@ def _make_search(legal, step, terminal, player):
     return search
 
 
+_RANDOM = np.zeros(0, dtype=np.int64)
+
+
 def run_search(sim, tree: ArrayTree, n_simulations: int, c_uct: float, rng: np.ndarray, gamma: float = 1.0,
-               horizon: float = np.inf) -> int:
+               horizon: float = np.inf, policy_table: np.ndarray = _RANDOM) -> int:
     """Search from the state ``sim`` holds (a :class:`~agents.mcts.simulators.KernelSimulator`) into ``tree``.
 
     :param rng: the generator state (a one-element uint64 array, advanced in place)
+    :param policy_table: the rollout action in each state of a transition table; empty: random rollouts
     :return: the number of nodes the tree has
     """
     if tree.capacity < n_simulations + 1:
@@ -196,4 +203,11 @@ def run_search(sim, tree: ArrayTree, n_simulations: int, c_uct: float, rng: np.n
     search = compiled_search(sim.kernel_functions)
     limit = NO_HORIZON if horizon == np.inf or horizon is None else int(horizon)
     return int(search(sim.params, sim.state, int(n_simulations), float(c_uct), float(gamma), limit, rng,
-                      bool(sim.stochastic), *tree.arrays()))
+                      bool(sim.stochastic), policy_table, *tree.arrays()))
+
+
+def warm_up(sim, policy_table: np.ndarray = _RANDOM) -> None:
+    """Compile the search of ``sim``'s game (a one-simulation search on a copy of its state)."""
+    saved = sim.snapshot()
+    run_search(sim, ArrayTree(2, sim.n_actions), 1, 1.0, np.zeros(1, dtype=np.uint64), policy_table=policy_table)
+    sim.restore(saved)

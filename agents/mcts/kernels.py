@@ -96,7 +96,7 @@ def make_board_kernels(n_rows: int, n_cols: int, k: int, gravity: bool):
     n_actions = n_cols if gravity else n_cells
     to_move_at, count_at, status_at = n_cells, n_cells + 1, n_cells + 2
 
-    @njit(cache=True)
+    @njit  # a closure: compiled per game, not cached on disk
     def legal(params, state, out):
         n = 0
         for a in range(n_actions):
@@ -105,7 +105,7 @@ def make_board_kernels(n_rows: int, n_cols: int, k: int, gravity: bool):
                 n += 1
         return n
 
-    @njit(cache=True)
+    @njit  # a closure: compiled per game, not cached on disk
     def step(params, state, action, u):
         piece = state[to_move_at] + 1
         cell = action
@@ -128,11 +128,11 @@ def make_board_kernels(n_rows: int, n_cols: int, k: int, gravity: bool):
             state[status_at] = STATUS_DRAW
         return 0.0, 0
 
-    @njit(cache=True)
+    @njit  # a closure: compiled per game, not cached on disk
     def terminal(params, state):
         return state[status_at] != STATUS_PLAYING
 
-    @njit(cache=True)
+    @njit  # a closure: compiled per game, not cached on disk
     def player(params, state):
         return state[to_move_at]
 
