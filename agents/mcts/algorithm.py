@@ -61,6 +61,19 @@ def make_board_game_env(name: str) -> Any:
     return importlib.import_module(f"pettingzoo.classic.{name}").env()
 
 
+def _check_gym_id(env_id: str) -> str:
+    """``env_id`` if gymnasium knows it, else a one-line error naming the nearest ids."""
+    import difflib
+
+    import gymnasium as gym
+
+    if env_id not in gym.registry:
+        close = difflib.get_close_matches(env_id, [*BOARD_GAMES, *gym.registry], n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}?" if close else f"MCTS plays {', '.join(BOARD_GAMES)} and gymnasium envs"
+        raise ZooError(f"unknown environment {env_id!r}; {hint}")
+    return env_id
+
+
 def _is_pettingzoo_env(env: Any) -> bool:
     return hasattr(env, "possible_agents") and callable(getattr(env, "observation_space", None))
 
@@ -108,8 +121,8 @@ class MCTS(BaseAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        if isinstance(env, str) and env in BOARD_GAMES:
-            env = make_board_game_env(env)
+        if isinstance(env, str):
+            env = make_board_game_env(env) if env in BOARD_GAMES else _check_gym_id(env)
         self.board_game: str | None = None
         self._source_env: Any = None
         gym_env = env
