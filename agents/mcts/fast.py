@@ -104,10 +104,12 @@ def _make_search(legal, step, terminal, player):
         n_actions = node_edge.shape[1]
         actions = np.empty(n_actions, dtype=np.int64)
         untried = np.empty(n_actions, dtype=np.int64)
-        max_path = min(n_simulations + 1, horizon + 1)
+        max_path = n_simulations + 1 if horizon > n_simulations else horizon + 1
         path_parent = np.empty(max_path, dtype=np.int64)
         path_edge = np.empty(max_path, dtype=np.int64)
         path_child = np.empty(max_path, dtype=np.int64)
+        node_n_edges = np.zeros(node_edge.shape[0], dtype=np.int64)
+        inv_sqrt = 1.0 / np.sqrt(np.arange(n_simulations + 1, dtype=np.float64))
         state = root_state.copy()
         # the root
         node_player[0] = player(params, state)
@@ -123,10 +125,11 @@ def _make_search(legal, step, terminal, player):
             while not node_terminal[node] and depth < horizon:
                 n = legal(params, state, actions)
                 n_untried = 0
-                for i in range(n):
-                    if node_edge[node, actions[i]] < 0:
-                        untried[n_untried] = actions[i]
-                        n_untried += 1
+                if node_n_edges[node] < n:
+                    for i in range(n):
+                        if node_edge[node, actions[i]] < 0:
+                            untried[n_untried] = actions[i]
+                            n_untried += 1
                 if n_untried > 0:  # expansion: a random untried action
                     action = untried[int(next_uniform(rng) * n_untried)]
                     edge = n_edges
@@ -136,13 +139,15 @@ def _make_search(legal, step, terminal, player):
                     edge_total[edge] = 0.0
                     edge_first_child[edge] = -1
                     node_edge[node, action] = edge
+                    node_n_edges[node] += 1
                 else:  # selection by UCT; the lowest action wins ties
-                    log_n = np.log(node_visits[node])
+                    explore = c_uct * np.sqrt(np.log(node_visits[node]))
                     best_score = -np.inf
                     edge = -1
                     for i in range(n):
                         e = node_edge[node, actions[i]]
-                        score = edge_total[e] / edge_visits[e] + c_uct * np.sqrt(log_n / edge_visits[e])
+                        visits = edge_visits[e]
+                        score = edge_total[e] / visits + explore * inv_sqrt[visits]
                         if score > best_score:
                             best_score = score
                             edge = e

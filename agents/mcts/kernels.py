@@ -90,6 +90,26 @@ def _line_length(state, n_rows, n_cols, row, col, d_row, d_col, piece):
     return count
 
 
+@njit(cache=True)
+def board_status(state, n_rows, n_cols, k):
+    """The status of a board set from an observation: won (by either side), drawn or playing."""
+    n_cells = n_rows * n_cols
+    for cell in range(n_cells):
+        piece = state[cell]
+        if piece == 0:
+            continue
+        row, col = cell // n_cols, cell % n_cols
+        if (_line_length(state, n_rows, n_cols, row, col, 0, 1, piece) >= k
+                or _line_length(state, n_rows, n_cols, row, col, 1, 0, piece) >= k
+                or _line_length(state, n_rows, n_cols, row, col, 1, 1, piece) >= k
+                or _line_length(state, n_rows, n_cols, row, col, 1, -1, piece) >= k):
+            return STATUS_WON
+    for cell in range(n_cells):
+        if state[cell] == 0:
+            return STATUS_PLAYING
+    return STATUS_DRAW
+
+
 def make_board_kernels(n_rows: int, n_cols: int, k: int, gravity: bool):
     """The four game functions of a k-in-a-row game on an ``n_rows`` x ``n_cols`` board."""
     n_cells = n_rows * n_cols
@@ -116,7 +136,7 @@ def make_board_kernels(n_rows: int, n_cols: int, k: int, gravity: bool):
         state[cell] = piece
         state[count_at] += 1
         row, col = cell // n_cols, cell % n_cols
-        won = (_line_length(state, n_rows, n_cols, row, col, 0, 1, piece) >= k
+        won = state[count_at] >= 2 * k - 1 and (_line_length(state, n_rows, n_cols, row, col, 0, 1, piece) >= k
                or _line_length(state, n_rows, n_cols, row, col, 1, 0, piece) >= k
                or _line_length(state, n_rows, n_cols, row, col, 1, 1, piece) >= k
                or _line_length(state, n_rows, n_cols, row, col, 1, -1, piece) >= k)

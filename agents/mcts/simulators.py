@@ -162,27 +162,16 @@ class BoardGameSimulator(KernelSimulator):
         if planes.shape != (self.n_rows, self.n_cols, 2):
             raise ZooError(f"a {self.game} observation has planes of shape {(self.n_rows, self.n_cols, 2)}, "
                            f"got {planes.shape}")
-        mine = planes[:, :, 0].reshape(-1) != 0
-        theirs = planes[:, :, 1].reshape(-1) != 0
-        self.state[:] = 0
-        self.state[: self.n_cells] = np.where(mine, 1, np.where(theirs, 2, 0))
+        flat = planes.reshape(self.n_cells, 2) != 0
+        if (flat[:, 0] & flat[:, 1]).any():
+            raise ZooError(f"a {self.game} observation has a cell in both planes")
+        cells = self.state[: self.n_cells]
+        cells[:] = flat[:, 0]
+        cells += 2 * flat[:, 1]  # 1: the mover's piece, 2: the opponent's
         self.state[self.n_cells] = 0  # the mover plays piece 1
-        self.state[self.n_cells + 1] = int(mine.sum() + theirs.sum())
-        self.state[self.n_cells + 2] = self._status_of_board()
+        self.state[self.n_cells + 1] = np.count_nonzero(cells)
+        self.state[self.n_cells + 2] = kernels.board_status(self.state, self.n_rows, self.n_cols, self.k)
         self._rewards[:] = 0
-
-    def _status_of_board(self) -> int:
-        cells = self.state[: self.n_cells].reshape(self.n_rows, self.n_cols)
-        for piece in (1, 2):
-            mask = cells == piece
-            for d_row, d_col in ((0, 1), (1, 0), (1, 1), (1, -1)):
-                for row in range(self.n_rows):
-                    for col in range(self.n_cols):
-                        end_r, end_c = row + (self.k - 1) * d_row, col + (self.k - 1) * d_col
-                        if 0 <= end_r < self.n_rows and 0 <= end_c < self.n_cols and all(
-                                mask[row + i * d_row, col + i * d_col] for i in range(self.k)):
-                            return kernels.STATUS_WON
-        return kernels.STATUS_DRAW if (cells != 0).all() else kernels.STATUS_PLAYING
 
     def observation(self) -> dict[str, np.ndarray]:
         cells = self.state[: self.n_cells].reshape(self.n_rows, self.n_cols)
