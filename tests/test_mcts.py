@@ -92,10 +92,18 @@ def test_negamax_wins_and_blocks(engine):
     assert counts.argmax() == 2
 
 
-def _fast_visits(sim, n, c, seed, gamma=1.0, horizon=np.inf):
-    tree = fast.ArrayTree(n + 1, sim.n_actions)
-    fast.run_search(sim, tree, n, c, np.array([seed], dtype=np.uint64), gamma, horizon)
-    return tree.root_visits(), tree.root_values()
+def test_solver_proves_a_win_and_a_loss():
+    # X to move with 0 and 1 (O has 4, 5): the move 2 wins on the spot, so the root is solved as won
+    sim = _tictactoe([0, 4, 1, 5])
+    root = reference.search(sim, 50, 1.4, seed=0, solve=True)
+    assert root.proven == 1 and reference.root_proven(root, 9)[2] == -1  # O, to move after 2, has lost
+    # X: 0, 4, 6 threatens 3 and 2 (a fork); O (1, 8), to move, has no win of its own: lost either way
+    sim = _tictactoe([0, 1, 4, 8, 6])
+    root = reference.search(sim, 2000, 1.4, seed=0, solve=True)
+    assert root.proven == -1
+    tree = fast.ArrayTree(2001, 9)
+    fast.run_search(sim, tree, 2000, 1.4, np.array([0], dtype=np.uint64), solve=True)
+    assert tree.node_proven[0] == -1
 
 
 @pytest.mark.parametrize("case", ["tictactoe", "connect_four", "FrozenLake-v1", "CartPole-v1"])
@@ -110,11 +118,15 @@ def test_fast_search_matches_reference(case):
         sim.set_from_observation(obs)
         assert sim.stochastic == (case == "FrozenLake-v1")  # chance nodes on the slippery lake
     before = sim.snapshot()
-    root = reference.search(sim, n, c, seed=11, gamma=gamma, horizon=horizon)
-    visits, values = _fast_visits(sim, n, c, 11, gamma, horizon)
-    assert np.array_equal(sim.snapshot()[0], before[0])  # both leave the state as it was
-    assert reference.root_visits(root, sim.n_actions).tolist() == visits.tolist()
-    np.testing.assert_allclose(reference.root_values(root, sim.n_actions), values, rtol=1e-12)
+    solve = sim.n_players == 2
+    for n_sim in (n, 3000 if solve else n):  # with 3000 simulations the solver proves positions
+        root = reference.search(sim, n_sim, c, seed=11, gamma=gamma, horizon=horizon, solve=solve)
+        tree = fast.ArrayTree(n_sim + 1, sim.n_actions)
+        fast.run_search(sim, tree, n_sim, c, np.array([11], dtype=np.uint64), gamma, horizon, solve=solve)
+        assert np.array_equal(sim.snapshot()[0], before[0])  # both leave the state as it was
+        assert reference.root_visits(root, sim.n_actions).tolist() == tree.root_visits().tolist()
+        np.testing.assert_allclose(reference.root_values(root, sim.n_actions), tree.root_values(), rtol=1e-12)
+        assert reference.root_proven(root, sim.n_actions).tolist() == tree.root_proven().tolist()
 
 
 @pytest.mark.parametrize("name", ["tictactoe_v3", "connect_four_v3"])

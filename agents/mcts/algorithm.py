@@ -91,6 +91,8 @@ class MCTS(BaseAlgorithm):
     :param horizon: the most steps a simulation looks ahead (tree and rollout together); ``None``: to the end
     :param rollout_policy: ``"random"`` (uniform legal moves) or a model with SB3's ``predict`` (any zoo agent
         of the same env) whose greedy action is played in rollouts
+    :param solve: in two-player deterministic games, mark won and lost positions (MCTS-Solver): solved
+        nodes back up their exact value, and a won move is played, a lost one avoided
     :param engine: ``"fast"`` (compiled array search) or ``"reference"`` (the plain Python one)
     :param simulator: a :class:`~agents.mcts.simulators.KernelSimulator` to search on, instead of the env's
     :param tensorboard_log: unused (nothing is learned), kept for SB3's signature
@@ -113,6 +115,7 @@ class MCTS(BaseAlgorithm):
         gamma: float = 1.0,
         horizon: int | None = None,
         rollout_policy: str | Any = "random",
+        solve: bool = True,
         engine: str = "fast",
         simulator: KernelSimulator | None = None,
         tensorboard_log: str | None = None,
@@ -145,6 +148,7 @@ class MCTS(BaseAlgorithm):
         self.gamma = float(gamma)
         self.horizon = None if horizon is None else int(horizon)
         self.rollout_policy = rollout_policy
+        self.solve = bool(solve)
         self.engine = engine
         self.simulator = simulator
         if _init_setup_model:
@@ -218,8 +222,17 @@ class MCTS(BaseAlgorithm):
 
     # --- planning -----------------------------------------------------------------------------------------
 
-    def search(self, observation: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Search from the state ``observation`` describes; returns the legal actions and their root visits."""
+    @property
+    def solving(self) -> bool:
+        """Whether the searches mark solved positions (``solve`` on a two-player deterministic game)."""
+        return self.solve and self.simulator.n_players == 2 and not self.simulator.stochastic
+
+    def search(self, observation: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Search from the state ``observation`` describes.
+
+        :return: the legal actions, their root visits and their solved values for the opponent (-1: the move
+            wins, +1: it loses, 0: unknown)
+        """
         sim = self.simulator
         sim.set_from_observation(observation)
         legal = sim.legal_actions()
@@ -232,22 +245,27 @@ class MCTS(BaseAlgorithm):
         start = time.perf_counter()
         if self.engine == "fast" and self._rollout_fn is None:
             fast.run_search(sim, self.tree, self.n_simulations, self.c_uct, self._rng, self.gamma, horizon,
-                            self._rollout_table)
-            visits = self.tree.root_visits()
+                            self._rollout_table, self.solving)
+            visits, proven = self.tree.root_visits(), self.tree.root_proven()
         else:
             self._py_seed += 1
             policy = self._rollout_fn
             if policy is None and len(self._rollout_table):
                 table = self._rollout_table
                 policy = lambda s: int(table[s.state[0]])  # noqa: E731
-            root = reference.search(sim, self.n_simulations, self.c_uct, self._py_seed, self.gamma, horizon, policy)
-            visits = reference.root_visits(root, sim.n_actions)
+            root = reference.search(sim, self.n_simulations, self.c_uct, self._py_seed, self.gamma, horizon, policy,
+                                    self.solving)
+            visits, proven = reference.root_visits(root, sim.n_actions), reference.root_proven(root, sim.n_actions)
         self.search_seconds += time.perf_counter() - start
         self.simulations_done += self.n_simulations
-        return legal, visits[legal]
+        return legal, visits[legal], proven[legal]
 
     def _choose(self, observation: Any, deterministic: bool) -> int:
-        legal, visits = self.search(observation)
+        legal, visits, proven = self.search(observation)
+        if (proven < 0).any():  # a move that wins
+            legal, visits = legal[proven < 0], visits[proven < 0]
+        elif (proven > 0).any() and not (proven > 0).all():  # never a move that loses while another exists
+            legal, visits = legal[proven <= 0], visits[proven <= 0]
         if deterministic or visits.sum() == 0:
             return int(legal[int(np.argmax(visits))])
         return int(self.np_random.choice(legal, p=visits / visits.sum()))

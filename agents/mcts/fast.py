@@ -9,7 +9,8 @@ The tree holds at most ``n_simulations + 1`` nodes (one new node per simulation)
 - nodes: ``player``, ``terminal``, ``reward`` (paid by the step into it), ``visits`` ``N(s)``,
   ``edge[node, action]`` (the edge of each action tried, or -1), ``outcome`` and ``sibling`` (the next
   child of the same edge: an edge with chance outcomes has a list of children);
-- edges: ``action``, ``visits`` ``N(s, a)``, ``total`` ``W(s, a)``, ``first_child``.
+- edges: ``action``, ``visits`` ``N(s, a)``, ``total`` ``W(s, a)``, ``first_child``;
+- the solver's ``proven`` (+1 won, -1 lost for the player to move, 0 unknown) and ``n_legal`` of each node.
 """
 
 from __future__ import annotations
@@ -49,16 +50,24 @@ class ArrayTree:
         self.edge_visits = np.zeros(m, dtype=np.int64)
         self.edge_total = np.zeros(m)
         self.edge_first_child = np.full(m, -1, dtype=np.int64)
+        self.node_proven = np.zeros(m, dtype=np.int64)
+        self.node_n_legal = np.zeros(m, dtype=np.int64)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (self.node_player, self.node_terminal, self.node_reward, self.node_visits, self.node_edge,
                 self.node_outcome, self.node_sibling, self.edge_action, self.edge_visits, self.edge_total,
-                self.edge_first_child)
+                self.edge_first_child, self.node_proven, self.node_n_legal)
 
     def root_visits(self) -> np.ndarray:
         """Visit count of each root action (0 for actions never tried)."""
         edges = self.node_edge[0]
         return np.where(edges >= 0, self.edge_visits[np.maximum(edges, 0)], 0)
+
+    def root_proven(self) -> np.ndarray:
+        """For each root action, the solved value of its child for the player to move there (+1 won, -1 lost, 0 unknown)."""
+        edges = self.node_edge[0]
+        children = np.where(edges >= 0, self.edge_first_child[np.maximum(edges, 0)], -1)
+        return np.where(children >= 0, self.node_proven[np.maximum(children, 0)], 0)
 
     def root_values(self) -> np.ndarray:
         """Mean return of each root action (NaN for actions never tried)."""
@@ -98,9 +107,9 @@ def _make_search(legal, step, terminal, player):
         return value
 
     @njit(cache=False)
-    def search(params, root_state, n_simulations, c_uct, gamma, horizon, rng, stochastic, policy_table,
+    def search(params, root_state, n_simulations, c_uct, gamma, horizon, rng, stochastic, policy_table, solve,
                node_player, node_terminal, node_reward, node_visits, node_edge, node_outcome, node_sibling,
-               edge_action, edge_visits, edge_total, edge_first_child):
+               edge_action, edge_visits, edge_total, edge_first_child, node_proven, node_n_legal):
         n_actions = node_edge.shape[1]
         actions = np.empty(n_actions, dtype=np.int64)
         untried = np.empty(n_actions, dtype=np.int64)
@@ -118,12 +127,14 @@ def _make_search(legal, step, terminal, player):
         node_visits[0] = 0
         node_edge[0, :] = -1
         node_sibling[0] = -1
+        node_proven[0] = 0
         n_nodes, n_edges = 1, 0
         for _ in range(n_simulations):
             state[:] = root_state
             node, depth, length = 0, 0, 0
-            while not node_terminal[node] and depth < horizon:
+            while not node_terminal[node] and node_proven[node] == 0 and depth < horizon:
                 n = legal(params, state, actions)
+                node_n_legal[node] = n
                 n_untried = 0
                 if node_n_edges[node] < n:
                     for i in range(n):
@@ -169,6 +180,9 @@ def _make_search(legal, step, terminal, player):
                     node_outcome[child] = outcome
                     node_sibling[child] = edge_first_child[edge]
                     edge_first_child[edge] = child
+                    node_proven[child] = 0
+                    if solve and node_terminal[child] and reward != 0.0:  # the mover won (or lost) here
+                        node_proven[child] = -1 if reward > 0.0 else 1
                 path_parent[length] = node
                 path_edge[length] = edge
                 path_child[length] = child
@@ -176,7 +190,10 @@ def _make_search(legal, step, terminal, player):
                 node = child
                 if expanded:
                     break
-            value = rollout(params, state, rng, horizon - depth, gamma, stochastic, actions, policy_table)
+            if node_proven[node] != 0 and not node_terminal[node]:  # solved: its exact value, no rollout
+                value = float(node_proven[node])
+            else:
+                value = rollout(params, state, rng, horizon - depth, gamma, stochastic, actions, policy_table)
             seen_by = node_player[node]
             for i in range(length - 1, -1, -1):  # backpropagation, negamax for two players
                 parent = path_parent[i]
@@ -187,6 +204,19 @@ def _make_search(legal, step, terminal, player):
                 edge_visits[path_edge[i]] += 1
                 edge_total[path_edge[i]] += value
                 node_visits[parent] += 1
+                child = path_child[i]
+                if solve and node_proven[child] != 0 and node_proven[parent] == 0:
+                    if node_proven[child] < 0:  # a move that leaves the opponent lost: the parent is won
+                        node_proven[parent] = 1
+                    elif node_n_edges[parent] == node_n_legal[parent]:  # lost if every move loses
+                        lost = True
+                        for a in range(n_actions):
+                            e = node_edge[parent, a]
+                            if e >= 0 and (edge_first_child[e] < 0 or node_proven[edge_first_child[e]] <= 0):
+                                lost = False
+                                break
+                        if lost:
+                            node_proven[parent] = -1
         return n_nodes
 
     return search
@@ -196,11 +226,12 @@ _RANDOM = np.zeros(0, dtype=np.int64)
 
 
 def run_search(sim, tree: ArrayTree, n_simulations: int, c_uct: float, rng: np.ndarray, gamma: float = 1.0,
-               horizon: float = np.inf, policy_table: np.ndarray = _RANDOM) -> int:
+               horizon: float = np.inf, policy_table: np.ndarray = _RANDOM, solve: bool = False) -> int:
     """Search from the state ``sim`` holds (a :class:`~agents.mcts.simulators.KernelSimulator`) into ``tree``.
 
     :param rng: the generator state (a one-element uint64 array, advanced in place)
     :param policy_table: the rollout action in each state of a transition table; empty: random rollouts
+    :param solve: mark won and lost positions (two-player deterministic games only, see the reference search)
     :return: the number of nodes the tree has
     """
     if tree.capacity < n_simulations + 1:
@@ -208,7 +239,7 @@ def run_search(sim, tree: ArrayTree, n_simulations: int, c_uct: float, rng: np.n
     search = compiled_search(sim.kernel_functions)
     limit = NO_HORIZON if horizon == np.inf or horizon is None else int(horizon)
     return int(search(sim.params, sim.state, int(n_simulations), float(c_uct), float(gamma), limit, rng,
-                      bool(sim.stochastic), policy_table, *tree.arrays()))
+                      bool(sim.stochastic), policy_table, bool(solve), *tree.arrays()))
 
 
 def warm_up(sim, policy_table: np.ndarray = _RANDOM) -> None:

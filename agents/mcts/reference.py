@@ -14,7 +14,14 @@ One simulation from the root state:
    a return for one player is minus the return for the other (negamax), so every node maximises for the
    player to move there.
 
-The best root action is the most visited one. :mod:`agents.mcts.fast` runs the same search on arrays,
+With ``solve=True`` (two-player deterministic games) the search also marks solved positions, as in
+MCTS-Solver: a node whose move wins on the spot, or that has a move into a lost node, is *won* for its
+player to move; a fully expanded node all of whose moves lead to won nodes (for the opponent) is *lost*.
+A simulation reaching a solved node stops there and backs up its exact value (+1 or -1) instead of a
+rollout.
+
+The best root action is the most visited one (with the solver: a winning move if there is one, and
+never a losing one while another exists). :mod:`agents.mcts.fast` runs the same search on arrays,
 compiled; given the same seed both make the same tree (the tests check the visit counts).
 """
 
@@ -53,6 +60,9 @@ class Node:
     reward: float = 0.0
     visits: int = 0
     edges: dict[int, Edge] = field(default_factory=dict)
+    #: solved value for the player to move: +1 won, -1 lost, 0 unknown
+    proven: int = 0
+    n_legal: int = 0
 
 
 def uct_score(edge: Edge, parent_visits: int, c_uct: float) -> float:
@@ -88,12 +98,24 @@ def rollout(sim: KernelSimulator, rng: SplitMix64, steps_left: float, gamma: flo
     return value
 
 
+def update_proven(parent: Node, child: Node) -> None:
+    """The solver's rule: a move into a lost node wins the parent; the parent is lost when every move loses."""
+    if child.proven == 0 or parent.proven != 0:
+        return
+    if child.proven < 0:
+        parent.proven = 1
+    elif len(parent.edges) == parent.n_legal and all(
+            edge.children and edge.children[0].proven > 0 for edge in parent.edges.values()):
+        parent.proven = -1
+
+
 def simulate(root: Node, sim: KernelSimulator, rng: SplitMix64, c_uct: float, gamma: float, horizon: float,
-             rollout_policy: Callable[[KernelSimulator], int] | None = None) -> None:
+             rollout_policy: Callable[[KernelSimulator], int] | None = None, solve: bool = False) -> None:
     """One simulation from ``root``, whose state ``sim`` holds (it is changed: restore it after)."""
     node, path, depth = root, [], 0
-    while not node.terminal and depth < horizon:
+    while not node.terminal and node.proven == 0 and depth < horizon:
         legal = sim.legal_actions()
+        node.n_legal = len(legal)
         untried = [int(a) for a in legal if int(a) not in node.edges]
         if untried:  # expansion: a random untried action
             action = untried[int(rng.random() * len(untried))]
@@ -107,11 +129,16 @@ def simulate(root: Node, sim: KernelSimulator, rng: SplitMix64, c_uct: float, ga
         expanded = child is None
         if expanded:
             child = edge.children[outcome] = Node(sim.to_move(), sim.is_terminal(), reward)
+            if solve and child.terminal and reward != 0:  # the mover won (or lost) on the spot
+                child.proven = -1 if reward > 0 else 1
         path.append((node, edge, child))
         node = child
         if expanded:
             break
-    value = rollout(sim, rng, horizon - depth, gamma, rollout_policy)
+    if node.proven != 0 and not node.terminal:  # solved: its exact value, no rollout
+        value = float(node.proven)
+    else:
+        value = rollout(sim, rng, horizon - depth, gamma, rollout_policy)
     seen_by = node.player
     for parent, edge, child in reversed(path):  # backpropagation, negamax for two players
         value = child.reward + gamma * signed(value, seen_by, parent.player)
@@ -119,16 +146,19 @@ def simulate(root: Node, sim: KernelSimulator, rng: SplitMix64, c_uct: float, ga
         edge.visits += 1
         edge.total += value
         parent.visits += 1
+        if solve:
+            update_proven(parent, child)
 
 
 def search(sim: KernelSimulator, n_simulations: int, c_uct: float, seed: int, gamma: float = 1.0,
-           horizon: float = math.inf, rollout_policy: Callable[[KernelSimulator], int] | None = None) -> Node:
+           horizon: float = math.inf, rollout_policy: Callable[[KernelSimulator], int] | None = None,
+           solve: bool = False) -> Node:
     """Run ``n_simulations`` simulations from the state ``sim`` holds (left as it was); returns the root."""
     rng = SplitMix64(seed)
     start = sim.snapshot()
     root = Node(sim.to_move(), sim.is_terminal())
     for _ in range(n_simulations):
-        simulate(root, sim, rng, c_uct, gamma, horizon, rollout_policy)
+        simulate(root, sim, rng, c_uct, gamma, horizon, rollout_policy, solve)
         sim.restore(start)
     return root
 
@@ -139,6 +169,15 @@ def root_visits(root: Node, n_actions: int) -> np.ndarray:
     for action, edge in root.edges.items():
         visits[action] = edge.visits
     return visits
+
+
+def root_proven(root: Node, n_actions: int) -> np.ndarray:
+    """For each root action, the solved value of its child for the player to move there (+1, -1 or 0)."""
+    proven = np.zeros(n_actions, dtype=np.int64)
+    for action, edge in root.edges.items():
+        if edge.children:
+            proven[action] = edge.children[0].proven
+    return proven
 
 
 def root_values(root: Node, n_actions: int) -> np.ndarray:
