@@ -119,10 +119,12 @@ def test_fast_search_matches_reference(case):
         assert sim.stochastic == (case == "FrozenLake-v1")  # chance nodes on the slippery lake
     before = sim.snapshot()
     solve = sim.n_players == 2
-    for n_sim in (n, 3000 if solve else n):  # with 3000 simulations the solver proves positions
-        root = reference.search(sim, n_sim, c, seed=11, gamma=gamma, horizon=horizon, solve=solve)
+    # with 3000 simulations the solver proves positions; decisive rollouts play wins on the spot
+    for n_sim, decisive in ((n, False), (3000, False), (n, True)) if solve else ((n, False),):
+        root = reference.search(sim, n_sim, c, seed=11, gamma=gamma, horizon=horizon, solve=solve, decisive=decisive)
         tree = fast.ArrayTree(n_sim + 1, sim.n_actions)
-        fast.run_search(sim, tree, n_sim, c, np.array([11], dtype=np.uint64), gamma, horizon, solve=solve)
+        fast.run_search(sim, tree, n_sim, c, np.array([11], dtype=np.uint64), gamma, horizon, solve=solve,
+                        decisive=decisive)
         assert np.array_equal(sim.snapshot()[0], before[0])  # both leave the state as it was
         assert reference.root_visits(root, sim.n_actions).tolist() == tree.root_visits().tolist()
         np.testing.assert_allclose(reference.root_values(root, sim.n_actions), tree.root_values(), rtol=1e-12)
@@ -215,7 +217,7 @@ def test_predict_on_pettingzoo_never_plays_an_illegal_move():
 
 def test_mcts_plays_tictactoe_well():
     env = pettingzoo_classic.tictactoe_v3.env()
-    model = MCTS("MCTSPolicy", env, n_simulations=1000, seed=0)
+    model = MCTS("MCTSPolicy", env, n_simulations=1000, rollout_policy="decisive", seed=0)
     result = match(env, model_player(model), random_player(3), n_games=10)
     assert result["losses"] == 0 and result["wins"] >= 8
     rewards, _ = play_game(env, [model_player(model), model_player(model)], seed=0)
@@ -231,10 +233,11 @@ def test_save_load_keeps_settings_and_search(tmp_path):
     loaded = MCTS.load(tmp_path / "mcts")
     assert (loaded.n_simulations, loaded.c_uct, loaded.gamma, loaded.horizon, loaded.env_id) == (64, 0.7, 0.95, 40, "FrozenLake-v1")
     assert loaded.predict(obs)[0] == first  # same seed, same search
-    board = MCTS("MCTSPolicy", "tictactoe_v3", n_simulations=50, seed=1)
+    board = MCTS("MCTSPolicy", "tictactoe_v3", n_simulations=50, rollout_policy="decisive", seed=1)
     board.save(tmp_path / "ttt")
     loaded = MCTS.load(tmp_path / "ttt")
     assert loaded.board_game == "tictactoe_v3" and loaded.learn(100) is loaded
+    assert loaded.rollout_policy == "decisive" and loaded.solving
 
 
 def test_evaluate_policy_on_frozenlake():

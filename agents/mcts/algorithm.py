@@ -34,6 +34,7 @@ from agents.mcts.simulators import (BOARD_GAMES, BoardGameSimulator, KernelSimul
 SelfMCTS = TypeVar("SelfMCTS", bound="MCTS")
 
 ENGINES = ("fast", "reference")
+ROLLOUTS = ("random", "decisive")
 
 
 class MCTSPolicy(BasePolicy):
@@ -89,8 +90,9 @@ class MCTS(BaseAlgorithm):
     :param c_uct: exploration constant ``C`` of ``Q + C sqrt(ln N / n)`` (scale it with the returns)
     :param gamma: discount of rewards along a simulation (1 for board games)
     :param horizon: the most steps a simulation looks ahead (tree and rollout together); ``None``: to the end
-    :param rollout_policy: ``"random"`` (uniform legal moves) or a model with SB3's ``predict`` (any zoo agent
-        of the same env) whose greedy action is played in rollouts
+    :param rollout_policy: ``"random"`` (uniform legal moves), ``"decisive"`` (random, but a move that wins on
+        the spot is always played; board games) or a model with SB3's ``predict`` (any zoo agent of the same
+        env) whose greedy action is played in rollouts
     :param solve: in two-player deterministic games, mark won and lost positions (MCTS-Solver): solved
         nodes back up their exact value, and a won move is played, a lost one avoided
     :param engine: ``"fast"`` (compiled array search) or ``"reference"`` (the plain Python one)
@@ -199,10 +201,11 @@ class MCTS(BaseAlgorithm):
     def _rollout_setup(self) -> tuple[np.ndarray, Any]:
         """The rollout policy as a table of actions (transition tables) or a function of the simulator."""
         policy = self.rollout_policy
-        if policy is None or (isinstance(policy, str) and policy == "random"):
+        if policy is None or (isinstance(policy, str) and policy in ROLLOUTS):
             return np.zeros(0, dtype=np.int64), None
         if not callable(getattr(policy, "predict", None)):
-            raise ZooError(f"rollout_policy must be 'random' or a model with predict(), got {policy!r}")
+            raise ZooError(f"rollout_policy must be {' or '.join(map(repr, ROLLOUTS))} or a model with predict(), "
+                           f"got {policy!r}")
         if isinstance(self.simulator, TransitionTableSimulator):
             states = np.arange(self.simulator.n_states)
             actions, _ = policy.predict(states, deterministic=True)
@@ -217,10 +220,17 @@ class MCTS(BaseAlgorithm):
         return np.zeros(0, dtype=np.int64), act
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "simulator", "tree", "_source_env", "_rollout_table",
-                "_rollout_fn", "rollout_policy"]
+        excluded = [*super()._excluded_save_params(), "simulator", "tree", "_source_env", "_rollout_table", "_rollout_fn"]
+        if not isinstance(self.rollout_policy, str):  # a model is not saved with the planner: pass it to load()
+            excluded.append("rollout_policy")
+        return excluded
 
     # --- planning -----------------------------------------------------------------------------------------
+
+    @property
+    def decisive(self) -> bool:
+        """Whether rollouts play a move that wins on the spot (``rollout_policy="decisive"``)."""
+        return isinstance(self.rollout_policy, str) and self.rollout_policy == "decisive"
 
     @property
     def solving(self) -> bool:
@@ -245,7 +255,7 @@ class MCTS(BaseAlgorithm):
         start = time.perf_counter()
         if self.engine == "fast" and self._rollout_fn is None:
             fast.run_search(sim, self.tree, self.n_simulations, self.c_uct, self._rng, self.gamma, horizon,
-                            self._rollout_table, self.solving)
+                            self._rollout_table, self.solving, self.decisive)
             visits, proven = self.tree.root_visits(), self.tree.root_proven()
         else:
             self._py_seed += 1
@@ -254,7 +264,7 @@ class MCTS(BaseAlgorithm):
                 table = self._rollout_table
                 policy = lambda s: int(table[s.state[0]])  # noqa: E731
             root = reference.search(sim, self.n_simulations, self.c_uct, self._py_seed, self.gamma, horizon, policy,
-                                    self.solving)
+                                    self.solving, self.decisive)
             visits, proven = reference.root_visits(root, sim.n_actions), reference.root_proven(root, sim.n_actions)
         self.search_seconds += time.perf_counter() - start
         self.simulations_done += self.n_simulations

@@ -81,15 +81,15 @@ _SEARCHES: dict[tuple, object] = {}
 
 
 def compiled_search(kernel_functions: tuple):
-    """The compiled search for one game's ``(legal, step, terminal, player)`` kernels (built once)."""
+    """The compiled search for one game's ``(legal, step, terminal, player, winning)`` kernels (built once)."""
     if kernel_functions not in _SEARCHES:
         _SEARCHES[kernel_functions] = _make_search(*kernel_functions)
     return _SEARCHES[kernel_functions]
 
 
-def _make_search(legal, step, terminal, player):
+def _make_search(legal, step, terminal, player, winning):
     @njit(cache=False)
-    def rollout(params, state, rng, steps_left, gamma, stochastic, actions, policy_table):
+    def rollout(params, state, rng, steps_left, gamma, stochastic, actions, policy_table, decisive):
         me = player(params, state)
         value, discount, steps = 0.0, 1.0, 0
         while not terminal(params, state) and steps < steps_left:
@@ -98,7 +98,9 @@ def _make_search(legal, step, terminal, player):
                 action = policy_table[int(state[0])]
             else:
                 n = legal(params, state, actions)
-                action = actions[int(next_uniform(rng) * n)]
+                action = winning(params, state, actions, n) if decisive else -1
+                if action < 0:
+                    action = actions[int(next_uniform(rng) * n)]
             u = next_uniform(rng) if stochastic else 0.0
             reward, _ = step(params, state, action, u)
             value += discount * (reward if mover == me else -reward)
@@ -107,7 +109,7 @@ def _make_search(legal, step, terminal, player):
         return value
 
     @njit(cache=False)
-    def search(params, root_state, n_simulations, c_uct, gamma, horizon, rng, stochastic, policy_table, solve,
+    def search(params, root_state, n_simulations, c_uct, gamma, horizon, rng, stochastic, policy_table, solve, decisive,
                node_player, node_terminal, node_reward, node_visits, node_edge, node_outcome, node_sibling,
                edge_action, edge_visits, edge_total, edge_first_child, node_proven, node_n_legal):
         n_actions = node_edge.shape[1]
@@ -193,7 +195,7 @@ def _make_search(legal, step, terminal, player):
             if node_proven[node] != 0 and not node_terminal[node]:  # solved: its exact value, no rollout
                 value = float(node_proven[node])
             else:
-                value = rollout(params, state, rng, horizon - depth, gamma, stochastic, actions, policy_table)
+                value = rollout(params, state, rng, horizon - depth, gamma, stochastic, actions, policy_table, decisive)
             seen_by = node_player[node]
             for i in range(length - 1, -1, -1):  # backpropagation, negamax for two players
                 parent = path_parent[i]
@@ -226,12 +228,14 @@ _RANDOM = np.zeros(0, dtype=np.int64)
 
 
 def run_search(sim, tree: ArrayTree, n_simulations: int, c_uct: float, rng: np.ndarray, gamma: float = 1.0,
-               horizon: float = np.inf, policy_table: np.ndarray = _RANDOM, solve: bool = False) -> int:
+               horizon: float = np.inf, policy_table: np.ndarray = _RANDOM, solve: bool = False,
+               decisive: bool = False) -> int:
     """Search from the state ``sim`` holds (a :class:`~agents.mcts.simulators.KernelSimulator`) into ``tree``.
 
     :param rng: the generator state (a one-element uint64 array, advanced in place)
     :param policy_table: the rollout action in each state of a transition table; empty: random rollouts
     :param solve: mark won and lost positions (two-player deterministic games only, see the reference search)
+    :param decisive: rollouts play a move that wins on the spot when there is one (else a random one)
     :return: the number of nodes the tree has
     """
     if tree.capacity < n_simulations + 1:
@@ -239,7 +243,7 @@ def run_search(sim, tree: ArrayTree, n_simulations: int, c_uct: float, rng: np.n
     search = compiled_search(sim.kernel_functions)
     limit = NO_HORIZON if horizon == np.inf or horizon is None else int(horizon)
     return int(search(sim.params, sim.state, int(n_simulations), float(c_uct), float(gamma), limit, rng,
-                      bool(sim.stochastic), policy_table, bool(solve), *tree.arrays()))
+                      bool(sim.stochastic), policy_table, bool(solve), bool(decisive), *tree.arrays()))
 
 
 def warm_up(sim, policy_table: np.ndarray = _RANDOM) -> None:

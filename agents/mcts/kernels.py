@@ -7,7 +7,9 @@ for CartPole) and four functions of it, written in the subset of Python numba co
 - ``step(params, state, action, u) -> (reward, outcome)``: plays ``action`` in place; ``reward`` goes to the
   player who moved, ``outcome`` numbers the chance outcome drawn with ``u`` (uniform in [0, 1); 0 when the
   game is deterministic);
-- ``terminal(params, state) -> bool`` and ``player(params, state) -> int`` (the player to move, 0 or 1).
+- ``terminal(params, state) -> bool`` and ``player(params, state) -> int`` (the player to move, 0 or 1);
+- ``winning(params, state, actions, n) -> action``: one of ``actions[:n]`` that wins on the spot, or -1
+  (the ``"decisive"`` rollouts play it; games without such moves return -1).
 
 ``params`` holds what a game needs besides its state (the transition table of a toy-text env; a dummy
 array for the board games). The reference search (:mod:`agents.mcts.reference`) calls these functions from
@@ -153,10 +155,32 @@ def make_board_kernels(n_rows: int, n_cols: int, k: int, gravity: bool):
         return state[status_at] != STATUS_PLAYING
 
     @njit  # a closure: compiled per game, not cached on disk
+    def winning(params, state, actions, n):
+        if state[count_at] + 1 < 2 * k - 1:
+            return -1
+        piece = state[to_move_at] + 1
+        for i in range(n):
+            cell = actions[i]
+            if gravity:
+                cell = (n_rows - 1) * n_cols + actions[i]
+                while state[cell] != 0:
+                    cell -= n_cols
+            row, col = cell // n_cols, cell % n_cols
+            state[cell] = piece
+            won = (_line_length(state, n_rows, n_cols, row, col, 0, 1, piece) >= k
+                   or _line_length(state, n_rows, n_cols, row, col, 1, 0, piece) >= k
+                   or _line_length(state, n_rows, n_cols, row, col, 1, 1, piece) >= k
+                   or _line_length(state, n_rows, n_cols, row, col, 1, -1, piece) >= k)
+            state[cell] = 0
+            if won:
+                return actions[i]
+        return -1
+
+    @njit  # a closure: compiled per game, not cached on disk
     def player(params, state):
         return state[to_move_at]
 
-    return legal, step, terminal, player
+    return legal, step, terminal, player, winning
 
 
 # --- a toy-text MDP from its transition table ---------------------------------------------------------------
@@ -196,6 +220,11 @@ def table_terminal(params, state):
 @njit(cache=True)
 def single_player(params, state):
     return 0
+
+
+@njit(cache=True)
+def no_winning_move(params, state, actions, n):
+    return -1
 
 
 # --- CartPole-v1 (gymnasium's physics, Euler integration) -----------------------------------------------------

@@ -8,7 +8,8 @@ One simulation from the root state:
    a new node. A step with several chance outcomes draws one (a *chance node*: the edge keeps one child per
    outcome seen; reaching an outcome not seen yet is an expansion too).
 3. **Rollout**: from the new node, play uniformly random legal moves (or the rollout policy's) until the
-   game ends or the horizon is reached.
+   game ends or the horizon is reached. ``decisive`` rollouts play a move that wins on the spot when there
+   is one.
 4. **Backpropagation**: each edge on the path adds the return that followed it, discounted by ``gamma``,
    seen by the player who took it. Rewards go to the player who moved; in a two-player zero-sum game
    a return for one player is minus the return for the other (negamax), so every node maximises for the
@@ -79,7 +80,7 @@ def signed(value: float, seen_by: int, for_player: int) -> float:
 
 
 def rollout(sim: KernelSimulator, rng: SplitMix64, steps_left: float, gamma: float,
-            policy: Callable[[KernelSimulator], int] | None = None) -> float:
+            policy: Callable[[KernelSimulator], int] | None = None, decisive: bool = False) -> float:
     """Play to the end or the horizon; the discounted return seen by the player to move at the start."""
     player = sim.to_move()
     value, discount, steps = 0.0, 1.0, 0
@@ -87,7 +88,9 @@ def rollout(sim: KernelSimulator, rng: SplitMix64, steps_left: float, gamma: flo
         mover = sim.to_move()
         if policy is None:
             legal = sim.legal_actions()
-            action = int(legal[int(rng.random() * len(legal))])
+            action = sim.winning_move(legal) if decisive else -1
+            if action < 0:
+                action = int(legal[int(rng.random() * len(legal))])
         else:
             action = policy(sim)
         u = rng.random() if sim.stochastic else 0.0
@@ -110,7 +113,8 @@ def update_proven(parent: Node, child: Node) -> None:
 
 
 def simulate(root: Node, sim: KernelSimulator, rng: SplitMix64, c_uct: float, gamma: float, horizon: float,
-             rollout_policy: Callable[[KernelSimulator], int] | None = None, solve: bool = False) -> None:
+             rollout_policy: Callable[[KernelSimulator], int] | None = None, solve: bool = False,
+             decisive: bool = False) -> None:
     """One simulation from ``root``, whose state ``sim`` holds (it is changed: restore it after)."""
     node, path, depth = root, [], 0
     while not node.terminal and node.proven == 0 and depth < horizon:
@@ -138,7 +142,7 @@ def simulate(root: Node, sim: KernelSimulator, rng: SplitMix64, c_uct: float, ga
     if node.proven != 0 and not node.terminal:  # solved: its exact value, no rollout
         value = float(node.proven)
     else:
-        value = rollout(sim, rng, horizon - depth, gamma, rollout_policy)
+        value = rollout(sim, rng, horizon - depth, gamma, rollout_policy, decisive)
     seen_by = node.player
     for parent, edge, child in reversed(path):  # backpropagation, negamax for two players
         value = child.reward + gamma * signed(value, seen_by, parent.player)
@@ -152,13 +156,13 @@ def simulate(root: Node, sim: KernelSimulator, rng: SplitMix64, c_uct: float, ga
 
 def search(sim: KernelSimulator, n_simulations: int, c_uct: float, seed: int, gamma: float = 1.0,
            horizon: float = math.inf, rollout_policy: Callable[[KernelSimulator], int] | None = None,
-           solve: bool = False) -> Node:
+           solve: bool = False, decisive: bool = False) -> Node:
     """Run ``n_simulations`` simulations from the state ``sim`` holds (left as it was); returns the root."""
     rng = SplitMix64(seed)
     start = sim.snapshot()
     root = Node(sim.to_move(), sim.is_terminal())
     for _ in range(n_simulations):
-        simulate(root, sim, rng, c_uct, gamma, horizon, rollout_policy, solve)
+        simulate(root, sim, rng, c_uct, gamma, horizon, rollout_policy, solve, decisive)
         sim.restore(start)
     return root
 

@@ -81,7 +81,7 @@ class KernelSimulator:
     :param kind: name of the game (for messages and the fast search's cache)
     :param state: the initial state array
     :param params: the kernels' extra data
-    :param kernel_functions: ``(legal, step, terminal, player)``
+    :param kernel_functions: ``(legal, step, terminal, player, winning)``
     :param n_actions: size of the action space
     :param n_players: 1 or 2
     :param stochastic: whether steps have chance outcomes
@@ -93,7 +93,7 @@ class KernelSimulator:
         self.state = state
         self.params = params
         self.kernel_functions = kernel_functions
-        self._legal, self._step, self._terminal, self._player = kernel_functions
+        self._legal, self._step, self._terminal, self._player, self._winning = kernel_functions
         self.n_actions = n_actions
         self.n_players = n_players
         self.stochastic = stochastic
@@ -114,6 +114,10 @@ class KernelSimulator:
 
     def chance_outcomes(self, action: int) -> list[tuple[float, int]]:
         return [(1.0, 0)]
+
+    def winning_move(self, legal: np.ndarray) -> int:
+        """One of ``legal`` that wins on the spot, or -1."""
+        return int(self._winning(self.params, self.state, np.asarray(legal, dtype=np.int64), len(legal)))
 
     def is_terminal(self) -> bool:
         return bool(self._terminal(self.params, self.state))
@@ -231,7 +235,8 @@ class TransitionTableSimulator(KernelSimulator):
         params = (starts, counts, np.array(probs), np.array(next_states, dtype=np.int64), np.array(rewards),
                   np.array(dones, dtype=np.int64))
         self.n_states = n_states
-        functions = (kernels.table_legal, kernels.table_step, kernels.table_terminal, kernels.single_player)
+        functions = (kernels.table_legal, kernels.table_step, kernels.table_terminal, kernels.single_player,
+                     kernels.no_winning_move)
         super().__init__("table", np.zeros(2, dtype=np.int64), params, functions, n_actions, n_players=1,
                          stochastic=bool(counts.max() > 1))
 
@@ -266,7 +271,8 @@ class CartPoleSimulator(KernelSimulator):
     """
 
     def __init__(self, max_steps: float = np.inf) -> None:
-        functions = (kernels.cartpole_legal, kernels.cartpole_step, kernels.cartpole_terminal, kernels.single_player)
+        functions = (kernels.cartpole_legal, kernels.cartpole_step, kernels.cartpole_terminal, kernels.single_player,
+                     kernels.no_winning_move)
         super().__init__("cartpole", np.zeros(6), np.array([float(max_steps)]), functions, 2, n_players=1,
                          stochastic=False)
 
