@@ -121,12 +121,12 @@ def minimax_player(seed: int):
     return play
 
 
-def against_openspiel(n_games: int, n_sims: int) -> dict[str, int]:
-    """Connect four against OpenSpiel's C++ MCTSBot, both at ``n_sims``, colours alternated."""
+def against_openspiel(n_games: int, n_sims: int, rollout_policy: str) -> dict[str, int]:
+    """Connect four against OpenSpiel's C++ MCTSBot (c = 2, random rollouts), both at ``n_sims``, colours alternated."""
     import pyspiel
 
     game = pyspiel.load_game("connect_four")
-    model = MCTS("MCTSPolicy", "connect_four_v3", n_simulations=n_sims, c_uct=2.0, seed=1)
+    model = MCTS("MCTSPolicy", "connect_four_v3", n_simulations=n_sims, c_uct=1.4, rollout_policy=rollout_policy, seed=1)
     result = {"wins": 0, "draws": 0, "losses": 0}
     for g in range(n_games):
         bot = pyspiel.MCTSBot(game, pyspiel.RandomRolloutEvaluator(1, g), 2.0, n_sims, 1000, False, g, False)
@@ -148,21 +148,25 @@ def against_openspiel(n_games: int, n_sims: int) -> dict[str, int]:
 def strength(scale: float) -> None:
     from pettingzoo.classic import connect_four_v3, tictactoe_v3
 
-    say("== Strength ==")
+    say("== Strength (c = 1.4, solver on; rollouts as said) ==")
     n = max(2, int(100 * scale))
-    model = MCTS("MCTSPolicy", "tictactoe_v3", n_simulations=1000, c_uct=1.4, seed=0)
-    result = match(tictactoe_v3.env(), model_player(model), minimax_player(0), n)
-    say(f"tic-tac-toe vs perfect minimax, 1000 simulations, {n} games: W/D/L {result['wins']}/{result['draws']}/"
-        f"{result['losses']} (goal: 0 losses)")
-    model = MCTS("MCTSPolicy", "connect_four_v3", n_simulations=200, c_uct=1.4, seed=0)
-    result = match(connect_four_v3.env(), model_player(model), random_player(0), n)
-    say(f"connect four vs random, 200 simulations, {n} games: W/D/L {result['wins']}/{result['draws']}/"
-        f"{result['losses']}, win rate {result['wins'] / n:.2f} (goal >= 0.95)")
+    for rollouts in ("decisive", "random"):
+        model = MCTS("MCTSPolicy", "tictactoe_v3", n_simulations=1000, c_uct=1.4, rollout_policy=rollouts, seed=0)
+        result = match(tictactoe_v3.env(), model_player(model), minimax_player(0), n)
+        say(f"tic-tac-toe vs perfect minimax, 1000 simulations, {rollouts} rollouts, {n} games: W/D/L "
+            f"{result['wins']}/{result['draws']}/{result['losses']} (goal: 0 losses)")
+    for rollouts in ("decisive", "random"):
+        model = MCTS("MCTSPolicy", "connect_four_v3", n_simulations=200, c_uct=1.4, rollout_policy=rollouts, seed=0)
+        result = match(connect_four_v3.env(), model_player(model), random_player(0), n)
+        say(f"connect four vs random, 200 simulations, {rollouts} rollouts, {n} games: W/D/L {result['wins']}/"
+            f"{result['draws']}/{result['losses']}, win rate {result['wins'] / n:.2f} (goal >= 0.95)")
     n = max(2, int(50 * scale))
-    result = against_openspiel(n, 200)
-    score = (result["wins"] + 0.5 * result["draws"]) / n
-    say(f"connect four vs OpenSpiel C++ MCTSBot, 200 simulations each, c = 2, {n} games: W/D/L {result['wins']}/"
-        f"{result['draws']}/{result['losses']}, score {score:.2f} (goal >= 0.50)")
+    for rollouts in ("decisive", "random"):
+        result = against_openspiel(n, 200, rollouts)
+        score = (result["wins"] + 0.5 * result["draws"]) / n
+        say(f"connect four vs OpenSpiel C++ MCTSBot (c = 2, random rollouts), 200 simulations each, ours with "
+            f"{rollouts} rollouts, {n} games: W/D/L {result['wins']}/{result['draws']}/{result['losses']}, "
+            f"score {score:.2f} (goal >= 0.50)")
 
 
 # --- 3. planning ------------------------------------------------------------------------------------------------
@@ -183,14 +187,18 @@ def run_episodes(policy, env_id: str, n: int, seed: int = 0) -> np.ndarray:
     return np.array(returns)
 
 
+#: settings changed when a trained agent plays the rollouts (its values are accurate: less exploration)
+GUIDED = {"FrozenLake-v1": {"n_simulations": 500, "c_uct": 0.1}, "Taxi-v4": {"n_simulations": 500, "c_uct": 2.0}}
+
+
 def planning(scale: float) -> None:
     from hub.loading import load_agent
     from hub.store import find_pretrained
     from zoo.config import load_hyperparams
 
     say("== Planning (settings of configs/mcts.yml) ==")
-    for env_id, n, goal in (("FrozenLake-v1", 100, "success >= 0.70"), ("Taxi-v4", 20, "mean >= 7.5"),
-                            ("CartPole-v1", 5, "mean 500")):
+    for env_id, n, goal in (("FrozenLake-v1", 100, "success >= 0.70"), ("Taxi-v4", 10, "mean >= 7.5"),
+                            ("CartPole-v1", 3, "mean 500")):
         n = max(2, int(n * scale))
         settings = load_hyperparams("mcts", env_id).algo_kwargs
         model = MCTS("MCTSPolicy", env_id, seed=0, **settings)
@@ -203,10 +211,12 @@ def planning(scale: float) -> None:
             continue
         prior = load_agent(str(folder)).model
         own = run_episodes(prior, env_id, n)
-        guided = MCTS("MCTSPolicy", env_id, seed=0, rollout_policy=prior, **settings)
+        guided_settings = {**settings, **GUIDED[env_id]}
+        guided = MCTS("MCTSPolicy", env_id, seed=0, rollout_policy=prior, **guided_settings)
         returns = run_episodes(guided, env_id, n)
-        say(f"{env_id}, rollouts by the pretrained qlearning agent: mean {returns.mean():.2f} +/- {returns.std():.2f}, "
-            f"success {np.mean(returns > 0):.2f}; the agent alone: mean {own.mean():.2f}, success {np.mean(own > 0):.2f}")
+        say(f"{env_id}, rollouts by the pretrained qlearning agent, {GUIDED[env_id]}: mean {returns.mean():.2f} +/- "
+            f"{returns.std():.2f}, success {np.mean(returns > 0):.2f}; the agent alone: mean {own.mean():.2f} +/- "
+            f"{own.std():.2f}, success {np.mean(own > 0):.2f}")
 
 
 def main() -> None:

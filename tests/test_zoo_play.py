@@ -63,3 +63,13 @@ def test_zoo_enjoy_prints_wins_draws_losses_and_mean_std(capsys, tmp_path):
                  "-f", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "mean return" in out and "+/-" in out
+
+
+def test_mcts_config_entries_are_valid():
+    from zoo.config import config_path, configured_envs, load_hyperparams
+
+    envs = configured_envs(config_path("mcts"))
+    assert {"tictactoe_v3", "connect_four_v3", "FrozenLake-v1", "Taxi-v4", "CartPole-v1"} <= set(envs)
+    for env_id in envs:
+        hyperparams = load_hyperparams("mcts", env_id)
+        assert hyperparams.n_timesteps == 0 and hyperparams.algo_kwargs["n_simulations"] >= 100
