@@ -188,7 +188,7 @@ def run_episodes(policy, env_id: str, n: int, seed: int = 0) -> np.ndarray:
 
 
 #: settings changed when a trained agent plays the rollouts (its values are accurate: less exploration)
-GUIDED = {"FrozenLake-v1": {"n_simulations": 500, "c_uct": 0.1}, "Taxi-v4": {"n_simulations": 500, "c_uct": 2.0}}
+GUIDED = {"FrozenLake-v1": {"n_simulations": 1000, "c_uct": 3.0}, "Taxi-v4": {"n_simulations": 1000, "c_uct": 1.0}}
 
 
 def planning(scale: float) -> None:

@@ -35,6 +35,8 @@ SelfMCTS = TypeVar("SelfMCTS", bound="MCTS")
 
 ENGINES = ("fast", "reference")
 ROLLOUTS = ("random", "decisive")
+#: the horizon of an MDP's simulations when none is set
+MAX_HORIZON = 10_000
 
 
 class MCTSPolicy(BasePolicy):
@@ -90,6 +92,7 @@ class MCTS(BaseAlgorithm):
     :param c_uct: exploration constant ``C`` of ``Q + C sqrt(ln N / n)`` (scale it with the returns)
     :param gamma: discount of rewards along a simulation (1 for board games)
     :param horizon: the most steps a simulation looks ahead (tree and rollout together); ``None``: to the end
+        (at most ``MAX_HORIZON`` steps in an MDP)
     :param rollout_policy: ``"random"`` (uniform legal moves), ``"decisive"`` (random, but a move that wins on
         the spot is always played; board games) or a model with SB3's ``predict`` (any zoo agent of the same
         env) whose greedy action is played in rollouts
@@ -251,7 +254,9 @@ class MCTS(BaseAlgorithm):
             legal = legal[mask[legal]]
         if sim.is_terminal() or len(legal) == 0:
             raise ZooError("the game is over: there is no legal move to search from this observation")
-        horizon = np.inf if self.horizon is None else self.horizon
+        horizon = self.horizon
+        if horizon is None:  # games always end; an MDP's rollout policy may walk in circles forever
+            horizon = np.inf if sim.n_players == 2 else MAX_HORIZON
         start = time.perf_counter()
         if self.engine == "fast" and self._rollout_fn is None:
             fast.run_search(sim, self.tree, self.n_simulations, self.c_uct, self._rng, self.gamma, horizon,

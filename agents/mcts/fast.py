@@ -249,5 +249,6 @@ def run_search(sim, tree: ArrayTree, n_simulations: int, c_uct: float, rng: np.n
 def warm_up(sim, policy_table: np.ndarray = _RANDOM) -> None:
     """Compile the search of ``sim``'s game (a one-simulation search on a copy of its state)."""
     saved = sim.snapshot()
-    run_search(sim, ArrayTree(2, sim.n_actions), 1, 1.0, np.zeros(1, dtype=np.uint64), policy_table=policy_table)
+    run_search(sim, ArrayTree(2, sim.n_actions), 1, 1.0, np.zeros(1, dtype=np.uint64), horizon=1,
+               policy_table=policy_table)
     sim.restore(saved)
