@@ -283,3 +283,26 @@ def test_registered():
     from agents.registry import get_class
 
     assert get_class("mcts") is MCTS
+
+
+class ConstantModel:
+    """A stand-in for a zoo agent as rollout policy: always the same action."""
+
+    def __init__(self, action: int) -> None:
+        self.action = action
+
+    def predict(self, observation, deterministic: bool = True):
+        return np.full(np.shape(observation)[:1] if np.ndim(observation) else (), self.action), None
+
+
+def test_a_model_as_rollout_policy():
+    # Taxi: "south" forever never ends an episode; without a horizon the simulations still stop
+    model = MCTS("MCTSPolicy", "Taxi-v4", n_simulations=5, rollout_policy=ConstantModel(0), seed=0)
+    assert model._rollout_table.tolist() == [0] * 500
+    assert 0 <= int(model.predict(0)[0]) < 6
+    # a board game runs the model in Python (the reference search); illegal picks fall back to a legal move
+    board = MCTS("MCTSPolicy", "tictactoe_v3", n_simulations=20, rollout_policy=ConstantModel(4), seed=0)
+    obs = BoardGameSimulator("tictactoe").observation()
+    assert int(board.predict(obs)[0]) in range(9)
+    with pytest.raises(ZooError, match="rollout_policy"):
+        MCTS("MCTSPolicy", "tictactoe_v3", rollout_policy="greedy")
