@@ -223,7 +223,8 @@ class MCTS(BaseAlgorithm):
         return np.zeros(0, dtype=np.int64), act
 
     def _excluded_save_params(self) -> list[str]:
-        excluded = [*super()._excluded_save_params(), "simulator", "tree", "_source_env", "_rollout_table", "_rollout_fn"]
+        excluded = [*super()._excluded_save_params(), "simulator", "tree", "_source_env", "_rollout_table", "_rollout_fn",
+                    "_rng", "_py_seed", "_np_random"]  # rebuilt from the settings and the seed by _setup_model
         if not isinstance(self.rollout_policy, str):  # a model is not saved with the planner: pass it to load()
             excluded.append("rollout_policy")
         return excluded
