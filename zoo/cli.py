@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("zoo.commands.hub", "run a Hugging Face Hub-compatible server"),
     "push": ("zoo.commands.push", "evaluate an agent and publish it to a Hub repository"),
     "pull": ("zoo.commands.pull", "download an agent from the Hub into a run folder"),
+    "play": ("zoo.commands.play", "play a turn-based PettingZoo game against an agent in the terminal"),
 }
 #: subcommands that read downloaded files, and so take ``--max-entries`` (the bound on sizes a download claims)
 READS_DOWNLOADS = ("enjoy", "pull", "train", "push")

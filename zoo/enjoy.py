@@ -77,11 +77,67 @@ def find_agent(algo: str, env_id: str, log_folder: str = "logs", exp_id: int = 0
         folder = find_pretrained(spec.name, env_id)
         if folder is not None:
             return load_hub_agent(str(folder), device=device)
+        if not needs_training(algo):
+            return planner_agent(algo, env_id, device)
     raise ZooError(
         f"no run of {spec.name} on {env_id}: looked for {looked}"
         + (" and in the pretrained store" if exp_id == 0 else "")
         + f"; train one with `zoo train --algo {spec.name} --env {env_id}` or pass --folder"
     )
+
+
+def needs_training(algo: str) -> bool:
+    """Whether an algorithm must be trained before it plays (a planner such as MCTS declares it does not)."""
+    return bool(getattr(get_spec(algo).load(), "needs_training", True))
+
+
+def planner_agent(algo: str, env_id: str, device: str = "auto") -> Agent:
+    """An algorithm that plays without training, built from its config entry for ``env_id`` (seed 0).
+
+    The env is passed by id: the algorithm makes it, so ids it knows beyond gymnasium's work too.
+    """
+    from zoo.config import config_path, load_hyperparams
+
+    spec = get_spec(algo)
+    hyperparams = load_hyperparams(spec.name, env_id)
+    kwargs = {"seed": 0, **hyperparams.algo_kwargs}
+    model = spec.load()(hyperparams.policy, env_id, device=device, **kwargs)
+    return Agent(model=model, algo=spec.name, env_id=env_id, hyperparams=hyperparams.raw,
+                 origin=f"{config_path(spec.name).name} (a planner: nothing to train)")
+
+
+def is_gym_env(env_id: str) -> bool:
+    """Whether gymnasium knows ``env_id`` (an algorithm may know other ids, e.g. PettingZoo games)."""
+    import gymnasium as gym
+
+    return env_id in gym.registry
+
+
+def evaluate_by_hook(agent: Agent, n_episodes: int, deterministic: bool = True, seed: int = 0) -> dict[str, Any]:
+    """The figures of an agent on an env that is not a gymnasium id, from its algorithm's evaluation hook."""
+    from agents.common.evaluation import EvaluationRequest, evaluate_agent
+
+    def no_gym_env() -> Any:
+        raise ZooError(f"{agent.env_id} is not a gymnasium env: {agent.algo} has no evaluation hook for it")
+
+    request = EvaluationRequest(agent.env_id, make_vec_env=no_gym_env, make_env=no_gym_env,
+                                n_eval_episodes=n_episodes, deterministic=deterministic, seed=seed)
+    return evaluate_agent(agent.model, request)
+
+
+def figure_lines(figures: dict[str, Any]) -> list[str]:
+    """An evaluation's figures as lines: mean +- std first, then the family's own, grouped by prefix."""
+    from agents.common.evaluation import extra_figures
+
+    lines = [f"{figures['n_eval_episodes']} episodes, mean return {figures['mean_reward']:.2f} +/- {figures['std_reward']:.2f}"]
+    groups: dict[str, list[str]] = {}
+    for key, value in extra_figures(figures).items():
+        group, _, name = key.rpartition("/")
+        text = f"{value:.3g}" if isinstance(value, float) else str(value)
+        groups.setdefault(group, []).append(f"{name} {text}" if group else f"{name}: {text}")
+    for group, items in groups.items():
+        lines.append(f"{group}: {', '.join(items)}" if group else "; ".join(items))
+    return lines
 
 
 def load_hub_agent(repo_id_or_folder: str, revision: str | None = None, endpoint: str | None = None,

@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revision", help="Hub revision: branch, tag or commit sha")
     parser.add_argument("--endpoint", help="Hub URL (default: $HF_ENDPOINT or huggingface.co)")
     parser.add_argument("-n", "--n-timesteps", type=int, default=1000, help="steps to run (default 1000)")
+    parser.add_argument("--n-episodes", type=int, default=20,
+                        help="episodes (games) for an env that is not a gymnasium id, e.g. tictactoe_v3 (default 20)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--deterministic", dest="deterministic", action="store_true", default=True,
                        help="greedy actions (default)")
@@ -34,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from zoo.config import parse_assignments
-    from zoo.enjoy import can_open_window, find_agent, load_hub_agent, load_run, make_play_env, play
+    from zoo.enjoy import (can_open_window, evaluate_by_hook, figure_lines, find_agent, is_gym_env, load_hub_agent,
+                           load_run, make_play_env, needs_training, play)
     from zoo.envs.factory import check_env_id
     from zoo.errors import ZooError
 
@@ -45,9 +48,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.algo or not args.env:
             raise ZooError("pass --algo and --env, --folder RUN_FOLDER or --repo-id ORG/NAME")
-        check_env_id(args.env)
+        if is_gym_env(args.env) or needs_training(args.algo):  # a planner knows its own env ids
+            check_env_id(args.env)
         agent = find_agent(args.algo, args.env, args.log_folder, args.exp_id, args.load_best,
                            args.load_checkpoint, args.device)
+    if not is_gym_env(agent.env_id):  # e.g. a PettingZoo game: the algorithm's evaluation hook plays it
+        print(f"Evaluating {agent.algo} on {agent.env_id} from {agent.origin} over {args.n_episodes} episodes")
+        for line in figure_lines(evaluate_by_hook(agent, args.n_episodes, args.deterministic, args.seed)):
+            print(line)
+        return 0
     render = not args.no_render and not args.record
     if render and not can_open_window():
         print("No display found: running without a window (use --record DIR for a video).", file=sys.stderr)

@@ -1,0 +1,360 @@
+"""``MCTS``: Monte Carlo tree search (UCT) on Stable-Baselines3's ``BaseAlgorithm`` API.
+
+``predict(obs)`` rebuilds the state the observation describes in a :class:`~agents.mcts.simulators.Simulator`,
+runs ``n_simulations`` simulations of UCT from it and plays the most visited action (``deterministic=False``:
+an action drawn in proportion to the visits). There is nothing to learn: ``learn()`` records nothing and
+returns the model; ``save``/``load`` keep the search settings.
+
+The search itself lives in :mod:`agents.mcts.reference` (plain Python) and :mod:`agents.mcts.fast` (arrays,
+compiled with numba); ``engine`` picks one. A rollout policy given as a model runs in Python (through the
+reference search), except on a transition table, where its action in every state is read once into a
+table the compiled search uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from stable_baselines3.common.utils import is_vectorized_observation
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+from agents.errors import ZooError
+from agents.mcts import fast, reference
+from agents.mcts.simulators import (BOARD_GAMES, BoardGameSimulator, KernelSimulator, TransitionTableSimulator,
+                                    board_game_name, make_simulator)
+
+SelfMCTS = TypeVar("SelfMCTS", bound="MCTS")
+
+ENGINES = ("fast", "reference")
+ROLLOUTS = ("random", "decisive")
+#: the horizon of an MDP's simulations when none is set
+MAX_HORIZON = 10_000
+
+
+class MCTSPolicy(BasePolicy):
+    """The policy of a planner without a learned part: no parameters; the search is in :class:`MCTS`.
+
+    :param observation_space: the env's observation space
+    :param action_space: ``Discrete``
+    :param lr_schedule: unused (SB3 passes it to every policy)
+    """
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any = None) -> None:
+        super().__init__(observation_space, action_space)
+
+    def forward(self, obs: th.Tensor, deterministic: bool = False) -> th.Tensor:
+        return self._predict(obs, deterministic)
+
+    def _predict(self, observation: Any, deterministic: bool = False) -> th.Tensor:
+        raise ZooError("MCTSPolicy has no network: call MCTS.predict, which searches")
+
+
+def make_board_game_env(name: str) -> Any:
+    """A PettingZoo classic env by name (``"tictactoe_v3"``, ``"connect_four_v3"``)."""
+    if name not in BOARD_GAMES:
+        raise ZooError(f"unknown board game {name!r}; MCTS plays {', '.join(BOARD_GAMES)}")
+    return importlib.import_module(f"pettingzoo.classic.{name}").env()
+
+
+def _check_gym_id(env_id: str) -> str:
+    """``env_id`` if gymnasium knows it, else a one-line error naming the nearest ids."""
+    import difflib
+
+    import gymnasium as gym
+
+    if env_id not in gym.registry:
+        close = difflib.get_close_matches(env_id, [*BOARD_GAMES, *gym.registry], n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}?" if close else f"MCTS plays {', '.join(BOARD_GAMES)} and gymnasium envs"
+        raise ZooError(f"unknown environment {env_id!r}; {hint}")
+    return env_id
+
+
+def _is_pettingzoo_env(env: Any) -> bool:
+    return hasattr(env, "possible_agents") and callable(getattr(env, "observation_space", None))
+
+
+class MCTS(BaseAlgorithm):
+    """Monte Carlo tree search with UCT selection, random (or policy) rollouts and negamax backup.
+
+    :param policy: ``"MCTSPolicy"`` (the search has no network)
+    :param env: a PettingZoo classic ``tictactoe_v3``/``connect_four_v3`` env (or its name), a gymnasium env
+        with a simulator (a toy-text env's transition table, CartPole-v1), an env id, or a ``VecEnv`` of one
+        such env
+    :param n_simulations: simulations per move
+    :param c_uct: exploration constant ``C`` of ``Q + C sqrt(ln N / n)`` (scale it with the returns)
+    :param gamma: discount of rewards along a simulation (1 for board games)
+    :param horizon: the most steps a simulation looks ahead (tree and rollout together); ``None``: to the end
+        (at most ``MAX_HORIZON`` steps in an MDP)
+    :param rollout_policy: ``"random"`` (uniform legal moves), ``"decisive"`` (random, but a move that wins on
+        the spot is always played; board games) or a model with SB3's ``predict`` (any zoo agent of the same
+        env) whose greedy action is played in rollouts
+    :param solve: in two-player deterministic games, mark won and lost positions (MCTS-Solver): solved
+        nodes back up their exact value, and a won move is played, a lost one avoided
+    :param engine: ``"fast"`` (compiled array search) or ``"reference"`` (the plain Python one)
+    :param simulator: a :class:`~agents.mcts.simulators.KernelSimulator` to search on, instead of the env's
+    :param tensorboard_log: unused (nothing is learned), kept for SB3's signature
+    :param verbose: verbosity level
+    :param seed: seed of the search's random numbers
+    :param device: torch device (unused: the search runs on the CPU)
+    :param _init_setup_model: whether to build the search at construction (``load`` builds it later)
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MCTSPolicy": MCTSPolicy}
+    #: a planner plays without training (``zoo enjoy`` may build one from its config)
+    needs_training: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        policy: str | type[MCTSPolicy] = "MCTSPolicy",
+        env: GymEnv | str | Any = None,
+        n_simulations: int = 1000,
+        c_uct: float = 1.4,
+        gamma: float = 1.0,
+        horizon: int | None = None,
+        rollout_policy: str | Any = "random",
+        solve: bool = True,
+        engine: str = "fast",
+        simulator: KernelSimulator | None = None,
+        tensorboard_log: str | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        if isinstance(env, str):
+            env = make_board_game_env(env) if env in BOARD_GAMES else _check_gym_id(env)
+        self.board_game: str | None = None
+        self._source_env: Any = None
+        gym_env = env
+        if env is not None and _is_pettingzoo_env(env):
+            self.board_game = board_game_name(env)
+            if self.board_game is None:
+                raise ZooError(f"MCTS plays the PettingZoo games {', '.join(BOARD_GAMES)}, not "
+                               f"{getattr(env, 'metadata', {}).get('name', type(env).__name__)}")
+            self._source_env, gym_env = env, None
+        super().__init__(policy, gym_env, learning_rate=0.0, tensorboard_log=tensorboard_log, verbose=verbose,
+                         device=device, seed=seed, support_multi_env=True,
+                         supported_action_spaces=(spaces.Discrete,))
+        if self.board_game is not None:
+            agent = env.possible_agents[0]
+            self.observation_space = env.observation_space(agent)
+            self.action_space = env.action_space(agent)
+        self.env_id = self.board_game or _env_id(self.env)
+        self.n_simulations = int(n_simulations)
+        self.c_uct = float(c_uct)
+        self.gamma = float(gamma)
+        self.horizon = None if horizon is None else int(horizon)
+        self.rollout_policy = rollout_policy
+        self.solve = bool(solve)
+        self.engine = engine
+        self.simulator = simulator
+        if _init_setup_model:
+            self._setup_model()
+
+    def _setup_model(self) -> None:
+        if self.n_simulations < 1:
+            raise ZooError(f"n_simulations must be at least 1, not {self.n_simulations}")
+        if self.engine not in ENGINES:
+            raise ZooError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.c_uct < 0 or not 0 <= self.gamma <= 1:
+            raise ZooError(f"c_uct must be at least 0 and gamma in [0, 1]; got c_uct={self.c_uct}, gamma={self.gamma}")
+        if self.horizon is not None and self.horizon < 1:
+            raise ZooError(f"horizon must be at least 1 (or None), not {self.horizon}")
+        self.set_random_seed(self.seed)
+        seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % (1 << 63))
+        self._rng = np.array([seed], dtype=np.uint64)
+        self._py_seed = seed
+        self.policy = self.policy_class(self.observation_space, self.action_space).to(self.device)
+        if self.simulator is None:
+            self.simulator = self._make_simulator()
+        if not isinstance(self.action_space, spaces.Discrete) or int(self.action_space.n) != self.simulator.n_actions:
+            raise ZooError(f"the simulator has {self.simulator.n_actions} actions but the action space is {self.action_space}")
+        self.tree = fast.ArrayTree(self.n_simulations + 1, self.simulator.n_actions)
+        self._rollout_table, self._rollout_fn = self._rollout_setup()
+        if self.engine == "fast":  # compile the search now (seconds), not in the first move
+            fast.warm_up(self.simulator, self._rollout_table)
+        self.simulations_done = 0
+        self.search_seconds = 0.0
+
+    def _make_simulator(self) -> KernelSimulator:
+        if self._source_env is not None:
+            return make_simulator(self._source_env)
+        if isinstance(self.env, DummyVecEnv):
+            return make_simulator(self.env.envs[0])
+        if self.env_id in BOARD_GAMES:
+            return make_simulator(make_board_game_env(self.env_id))
+        if self.env_id is None:
+            raise ZooError("this MCTS has no env to simulate: pass env= (to load: MCTS.load(path, env=...))")
+        import gymnasium as gym
+
+        env = gym.make(self.env_id)
+        try:
+            return make_simulator(env)
+        finally:
+            env.close()
+
+    def _rollout_setup(self) -> tuple[np.ndarray, Any]:
+        """The rollout policy as a table of actions (transition tables) or a function of the simulator."""
+        policy = self.rollout_policy
+        if policy is None or (isinstance(policy, str) and policy in ROLLOUTS):
+            return np.zeros(0, dtype=np.int64), None
+        if not callable(getattr(policy, "predict", None)):
+            raise ZooError(f"rollout_policy must be {' or '.join(map(repr, ROLLOUTS))} or a model with predict(), "
+                           f"got {policy!r}")
+        if isinstance(self.simulator, TransitionTableSimulator):
+            states = np.arange(self.simulator.n_states)
+            actions, _ = policy.predict(states, deterministic=True)
+            return np.asarray(actions, dtype=np.int64).reshape(-1), None
+
+        def act(sim: KernelSimulator) -> int:
+            action, _ = policy.predict(sim.observation(), deterministic=True)
+            action = int(np.asarray(action).reshape(-1)[0])
+            legal = sim.legal_actions()
+            return action if action in legal else int(legal[0])
+
+        return np.zeros(0, dtype=np.int64), act
+
+    def _excluded_save_params(self) -> list[str]:
+        excluded = [*super()._excluded_save_params(), "simulator", "tree", "_source_env", "_rollout_table", "_rollout_fn",
+                    "_rng", "_py_seed", "_np_random"]  # rebuilt from the settings and the seed by _setup_model
+        if not isinstance(self.rollout_policy, str):  # a model is not saved with the planner: pass it to load()
+            excluded.append("rollout_policy")
+        return excluded
+
+    # --- planning -----------------------------------------------------------------------------------------
+
+    @property
+    def decisive(self) -> bool:
+        """Whether rollouts play a move that wins on the spot (``rollout_policy="decisive"``)."""
+        return isinstance(self.rollout_policy, str) and self.rollout_policy == "decisive"
+
+    @property
+    def solving(self) -> bool:
+        """Whether the searches mark solved positions (``solve`` on a two-player deterministic game)."""
+        return self.solve and self.simulator.n_players == 2 and not self.simulator.stochastic
+
+    def search(self, observation: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Search from the state ``observation`` describes.
+
+        :return: the legal actions, their root visits and their solved values for the opponent (-1: the move
+            wins, +1: it loses, 0: unknown)
+        """
+        sim = self.simulator
+        sim.set_from_observation(observation)
+        legal = sim.legal_actions()
+        if isinstance(observation, dict) and "action_mask" in observation:
+            mask = np.asarray(observation["action_mask"]).reshape(-1).astype(bool)
+            legal = legal[mask[legal]]
+        if sim.is_terminal() or len(legal) == 0:
+            raise ZooError("the game is over: there is no legal move to search from this observation")
+        horizon = self.horizon
+        if horizon is None:  # games always end; an MDP's rollout policy may walk in circles forever
+            horizon = np.inf if sim.n_players == 2 else MAX_HORIZON
+        start = time.perf_counter()
+        if self.engine == "fast" and self._rollout_fn is None:
+            fast.run_search(sim, self.tree, self.n_simulations, self.c_uct, self._rng, self.gamma, horizon,
+                            self._rollout_table, self.solving, self.decisive)
+            visits, proven = self.tree.root_visits(), self.tree.root_proven()
+        else:
+            self._py_seed += 1
+            policy = self._rollout_fn
+            if policy is None and len(self._rollout_table):
+                table = self._rollout_table
+                policy = lambda s: int(table[s.state[0]])  # noqa: E731
+            root = reference.search(sim, self.n_simulations, self.c_uct, self._py_seed, self.gamma, horizon, policy,
+                                    self.solving, self.decisive)
+            visits, proven = reference.root_visits(root, sim.n_actions), reference.root_proven(root, sim.n_actions)
+        self.search_seconds += time.perf_counter() - start
+        self.simulations_done += self.n_simulations
+        return legal, visits[legal], proven[legal]
+
+    def _choose(self, observation: Any, deterministic: bool) -> int:
+        legal, visits, proven = self.search(observation)
+        if (proven < 0).any():  # a move that wins
+            legal, visits = legal[proven < 0], visits[proven < 0]
+        elif (proven > 0).any() and not (proven > 0).all():  # never a move that loses while another exists
+            legal, visits = legal[proven <= 0], visits[proven <= 0]
+        if deterministic or visits.sum() == 0:
+            return int(legal[int(np.argmax(visits))])
+        return int(self.np_random.choice(legal, p=visits / visits.sum()))
+
+    @property
+    def np_random(self) -> np.random.Generator:
+        if not hasattr(self, "_np_random"):
+            self._np_random = np.random.default_rng(self.seed)
+        return self._np_random
+
+    def predict(
+        self,
+        observation: Any,
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """The action found by searching from ``observation`` (one, or a ``VecEnv``'s batch), like SB3's predict.
+
+        A board game's observation is what PettingZoo gives the player to move (``{"observation",
+        "action_mask"}``); only legal actions are ever returned.
+        """
+        if self.board_game is not None:
+            planes = np.asarray(observation["observation"] if isinstance(observation, dict) else observation)
+            if planes.ndim == 4:  # a batch
+                masks = observation.get("action_mask") if isinstance(observation, dict) else None
+                actions = [self._choose({"observation": planes[i], **({"action_mask": masks[i]} if masks is not None else {})},
+                                        deterministic) for i in range(len(planes))]
+                return np.array(actions, dtype=np.int64), state
+            return np.array(self._choose(observation, deterministic), dtype=np.int64), state
+        try:
+            vectorized = is_vectorized_observation(observation, self.observation_space)
+        except ValueError as error:
+            raise ZooError(f"observation {observation!r} does not fit {self.observation_space}: {error}") from None
+        if not vectorized:
+            return np.array(self._choose(observation, deterministic), dtype=np.int64), state
+        batch = np.asarray(observation)
+        actions = [self._choose(batch[i], deterministic) for i in range(len(batch))]
+        return np.array(actions, dtype=np.int64), state
+
+    @property
+    def simulations_per_second(self) -> float:
+        """Simulations per second over the searches so far (NaN before the first)."""
+        return self.simulations_done / self.search_seconds if self.search_seconds > 0 else float("nan")
+
+    # --- SB3's API ----------------------------------------------------------------------------------------
+
+    def learn(
+        self: SelfMCTS,
+        total_timesteps: int = 0,
+        callback: MaybeCallback = None,
+        log_interval: int = 100,
+        tb_log_name: str = "MCTS",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfMCTS:
+        """Nothing to learn without a prior: records nothing and returns the model."""
+        return self
+
+    def evaluation_figures(self, request: Any) -> dict[str, Any]:
+        """The evaluation hook: W/D/L against a random player and itself for board games, else mean +- std."""
+        from agents.mcts.evaluation import board_game_figures, mdp_figures
+
+        if self.board_game is not None:
+            return board_game_figures(self, request)
+        return mdp_figures(self, request)
+
+
+def _env_id(env: VecEnv | None) -> str | None:
+    if env is None:
+        return None
+    try:
+        spec = env.get_attr("spec", indices=[0])[0]
+    except (AttributeError, IndexError):
+        return None
+    return getattr(spec, "id", None)
