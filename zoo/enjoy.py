@@ -64,7 +64,13 @@ def find_agent(algo: str, env_id: str, log_folder: str = "logs", exp_id: int = 0
                checkpoint: int | None = None, device: str = "auto") -> Agent:
     """The latest local run of ``algo`` on ``env_id``, else the zoo's pretrained agent for it."""
     spec = get_spec(algo)
-    run_folder = runs.find_run(log_folder, spec.name, env_id, exp_id)
+    run_folder = runs.find_run(log_folder, spec.name, env_id, exp_id, load_best=load_best and exp_id == 0)
+    if exp_id == 0:
+        passed_over = [f.name for f in runs.runs_without_model(log_folder, spec.name, env_id, newer_than=run_folder)]
+        if passed_over and run_folder is not None:
+            print(f"Using {run_folder}, the latest run with a model ({', '.join(passed_over)} "
+                  f"{'holds' if len(passed_over) == 1 else 'hold'} none: failed or stopped before a checkpoint)",
+                  file=sys.stderr)
     if run_folder is not None:
         return load_run(run_folder, load_best, checkpoint, device)
     looked = runs.algo_folder(log_folder, spec.name) / f"{runs.safe_env_name(env_id)}_{exp_id or 'N'}"
@@ -106,6 +112,7 @@ def make_play_env(agent: Agent, render: bool = False, record_dir: str | None = N
     hyperparams = dict(agent.hyperparams)
     render_mode = "rgb_array" if record_dir else ("human" if render else None)
     if record_dir:
+        check_record_folder(record_dir)
         try:
             import moviepy  # noqa: F401  (gymnasium's RecordVideo writes mp4 files through it)
         except ImportError:
@@ -119,6 +126,21 @@ def make_play_env(agent: Agent, render: bool = False, record_dir: str | None = N
         agent.env_id, 1, hyperparams=hyperparams, env_kwargs={**agent.env_kwargs, **(env_kwargs or {})},
         seed=seed, render_mode=render_mode, wrap_normalize=agent.wrap_normalize, training=False,
     )
+
+
+def check_record_folder(record_dir: str | Path) -> None:
+    """``--record DIR``: a one-line error unless DIR is (or can become) a folder videos can be written to."""
+    import tempfile
+
+    folder = Path(record_dir)
+    if folder.exists() and not folder.is_dir():
+        raise ZooError(f"--record {folder} is a file: pass a folder for the video")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ZooError(f"--record {folder}: cannot write a video there: {error.strerror or error}") from None
 
 
 def _as_list(value: Any) -> list[Any]:
