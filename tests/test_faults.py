@@ -243,6 +243,17 @@ def test_enjoy_picks_the_latest_run_with_a_model_and_says_which(tmp_path, capsys
     out, err = capsys.readouterr()
     assert code == 0, err
     assert f"from {complete / 'CartPole-v1.zip'}" in out
-    assert f"Using {complete}" in err and "CartPole-v1_2 holds none" in err
+    assert f"Using {complete}" in err and "CartPole-v1_2 holds no model" in err
     # the next run still gets a new number
     assert train(tiny_ppo(tmp_path)).run_folder.name == "CartPole-v1_3"
+
+
+def test_enjoy_with_only_runs_without_a_model_says_so(tmp_path, capsys, monkeypatch):
+    import hub.store
+
+    monkeypatch.setattr(hub.store, "find_pretrained", lambda *args, **kwargs: None)
+    (tmp_path / "dqn" / "CartPole-v1_1").mkdir(parents=True)
+    code = main(["enjoy", "--algo", "dqn", "--env", "CartPole-v1", "-f", str(tmp_path), "--no-render"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "no run of dqn on CartPole-v1 with a model (CartPole-v1_1 holds no model" in err

@@ -62,16 +62,18 @@ def load_run(run_folder: str | Path, load_best: bool = False, checkpoint: int | 
 
 def find_agent(algo: str, env_id: str, log_folder: str = "logs", exp_id: int = 0, load_best: bool = False,
                checkpoint: int | None = None, device: str = "auto") -> Agent:
-    """The latest local run of ``algo`` on ``env_id``, else the zoo's pretrained agent for it."""
+    """The latest local run of ``algo`` on ``env_id`` that holds a model, else the zoo's pretrained agent for it.
+
+    Newer runs without a model (failed, or killed before their first checkpoint) are passed over, with a line on
+    stderr naming them.
+    """
     spec = get_spec(algo)
     run_folder = runs.find_run(log_folder, spec.name, env_id, exp_id, load_best=load_best and exp_id == 0)
-    if exp_id == 0:
-        passed_over = [f.name for f in runs.runs_without_model(log_folder, spec.name, env_id, newer_than=run_folder)]
-        if passed_over and run_folder is not None:
-            print(f"Using {run_folder}, the latest run with a model ({', '.join(passed_over)} "
-                  f"{'holds' if len(passed_over) == 1 else 'hold'} none: failed or stopped before a checkpoint)",
-                  file=sys.stderr)
+    passed_over = [f.name for f in runs.runs_without_model(log_folder, spec.name, env_id, newer_than=run_folder)] if exp_id == 0 else []
+    empty = f"{', '.join(passed_over)} {'holds' if len(passed_over) == 1 else 'hold'} no model (failed or stopped before a checkpoint)"
     if run_folder is not None:
+        if passed_over:
+            print(f"Using {run_folder}, the latest run with a model: {empty}", file=sys.stderr)
         return load_run(run_folder, load_best, checkpoint, device)
     looked = runs.algo_folder(log_folder, spec.name) / f"{runs.safe_env_name(env_id)}_{exp_id or 'N'}"
     if exp_id == 0 and not load_best and checkpoint is None:
@@ -79,9 +81,12 @@ def find_agent(algo: str, env_id: str, log_folder: str = "logs", exp_id: int = 0
 
         folder = find_pretrained(spec.name, env_id)
         if folder is not None:
+            if passed_over:
+                print(f"Using the pretrained agent: {empty}", file=sys.stderr)
             return load_hub_agent(str(folder), device=device)
     raise ZooError(
-        f"no run of {spec.name} on {env_id}: looked for {looked}"
+        f"no run of {spec.name} on {env_id}" + (f" with a model ({empty})" if passed_over else "")
+        + f": looked for {looked}"
         + (" and in the pretrained store" if exp_id == 0 else "")
         + f"; train one with `zoo train --algo {spec.name} --env {env_id}` or pass --folder"
     )

@@ -21,7 +21,7 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv, sync_envs_normalization
 
 from agents.registry import AlgoSpec, get_spec
 from zoo import runs
@@ -160,12 +160,26 @@ class RunCheckpoints(BaseCallback):
         return self.saved[1]
 
 
+def _has_subprocesses(venv: VecEnv | None) -> bool:
+    """Whether ``venv`` (or a VecEnv it wraps) steps its envs in subprocesses."""
+    while venv is not None:
+        if isinstance(venv, SubprocVecEnv):
+            return True
+        venv = getattr(venv, "venv", None)
+    return False
+
+
 @contextmanager
-def stop_at_rollout_end(checkpoints: RunCheckpoints | None) -> Iterator[None]:
+def stop_at_rollout_end(checkpoints: RunCheckpoints | None, env: VecEnv | None) -> Iterator[None]:
     """While training an off-policy model, the first Ctrl-C asks ``checkpoints`` to save and stop at the end
-    of the current rollout; a second one stops at once (the usual ``KeyboardInterrupt``)."""
-    if (checkpoints is None or not checkpoints.at_rollout_boundaries
-            or threading.current_thread() is not threading.main_thread()):
+    of the current rollout; a second one stops at once (the usual ``KeyboardInterrupt``).
+
+    Not with a ``SubprocVecEnv``: Ctrl-C in a terminal reaches its workers too, and they stop, so the rollout
+    cannot be finished; the checkpoint is then taken at once, as for on-policy models.
+    """
+    if (checkpoints is None or not checkpoints.at_rollout_boundaries or _has_subprocesses(env)
+            or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):  # e.g. started in the background: leave it so
         yield
         return
 
@@ -335,7 +349,7 @@ def learn(model: BaseAlgorithm, total_timesteps: int, callbacks: list[BaseCallba
     remaining = total_timesteps - (model.num_timesteps if resuming else 0)
     checkpoints = next((c for c in callbacks if isinstance(c, RunCheckpoints)), None)
     try:
-        with stop_at_rollout_end(checkpoints):
+        with stop_at_rollout_end(checkpoints, model.get_env()):
             model.learn(remaining, callback=callbacks, progress_bar=progress, reset_num_timesteps=not resuming)
     except StopAtRolloutBoundary as stop:
         raise TrainingInterrupted(run_folder, stop.checkpoint, model.num_timesteps) from None
