@@ -231,3 +231,20 @@ def test_tabular_agent_on_a_box_env_points_to_the_discretizing_wrapper(capsys, t
     code, _, err = run_cli(capsys, "train", "--algo", "qlearning", "--env", "CartPole-v1", "-f", str(tmp_path))
     assert_one_line_error(code, err, "qlearning needs discrete observations",
                           "env_wrapper is zoo.envs.wrappers.DiscretizeObservation", "give low and high")
+
+
+def test_full_disk_while_training_writes_its_monitor_file(capsys, tmp_path, monkeypatch):
+    """ENOSPC outside a checkpoint (here the Monitor's CSV) is one line too; the run keeps its checkpoint."""
+    from stable_baselines3.common.monitor import Monitor
+
+    real_step = Monitor.step
+
+    def step(self, action):
+        if self.total_steps >= 40:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.results_writer.file_handler.name)
+        return real_step(self, action)
+
+    monkeypatch.setattr(Monitor, "step", step)
+    code, _, err = run_cli(capsys, "train", *TINY_PPO, "-f", str(tmp_path), "--save-freq", "32")
+    assert_one_line_error(code, err, "cannot write", "0.monitor.csv: No space left on device")
+    assert list(runs.checkpoints(tmp_path / "ppo" / "CartPole-v1_1")) == [32]

@@ -8,6 +8,7 @@ checkpoint callback, save, evaluate.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import signal
 import sys
 import threading
@@ -356,6 +357,14 @@ def learn(model: BaseAlgorithm, total_timesteps: int, callbacks: list[BaseCallba
     except KeyboardInterrupt:
         checkpoint = runs.save_checkpoint(model, run_folder)
         raise TrainingInterrupted(run_folder, checkpoint, model.num_timesteps) from None
+    except OSError as error:  # a full disk or lost permission under the Monitor files, evaluations, best model
+        if error.errno not in _FILE_SYSTEM_ERRORS:
+            raise
+        raise ZooError(f"cannot write {error.filename or 'to ' + str(run_folder)}: {error.strerror}") from error
+
+
+#: errno values of a file system that refuses writes (full, over quota, read-only, no permission)
+_FILE_SYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def finish(model: BaseAlgorithm, hp: Hyperparams, run_folder: Path, eval_env: VecEnv, eval_episodes: int) -> TrainResult:
