@@ -109,9 +109,12 @@ def test_resume_without_a_replay_buffer_says_so(tmp_path, capsys):
                            hyperparams=dict(SMALL_DQN))
     run = train(options).run_folder
     runs.checkpoint_files(run, 200)["replay_buffer"].unlink()
+    left_by_a_killed_writer = run / "checkpoints" / ".rl_model_replay_buffer_300_steps.pkl.abc123.tmp"
+    left_by_a_killed_writer.write_bytes(b"half a buffer")
     capsys.readouterr()
     resumed = resume(run, n_timesteps=300, verbose=0)
     err = capsys.readouterr().err
+    assert not left_by_a_killed_writer.exists()
     assert "warning" in err and "rl_model_replay_buffer_200_steps.pkl is missing" in err and "empty replay buffer" in err
     assert resumed.model.replay_buffer.size() == 100  # only what the resumed leg collected
     # with its buffer, a resume is silent and continues the buffer

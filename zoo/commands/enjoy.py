@@ -37,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from zoo.enjoy import can_open_window, find_agent, load_hub_agent, load_run, make_play_env, play
     from zoo.envs.factory import check_env_id
     from zoo.errors import ZooError
-
     from zoo.train import check_device
 
     if args.n_timesteps < 1:
