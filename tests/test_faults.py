@@ -17,10 +17,10 @@ from stable_baselines3.common.save_util import load_from_pkl
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 import zoo.train as train_module
-from agents import DQN, PPO
+from agents import DQN
 from zoo import runs
 from zoo.cli import main
-from zoo.train import TrainingInterrupted, TrainOptions, resume, train
+from zoo.train import TrainOptions, resume, train
 
 
 #: a DQN that trains in milliseconds (the CartPole config trains 128 gradient steps of a 256x256 net per rollout)
