@@ -7,7 +7,8 @@ checkpoints (every 2,000 steps: inside rollouts). The uninterrupted run is the r
 of its last rollout, 20,224 steps). Each killed run is resumed with ``zoo train --resume``; the figure is how
 many resumed runs end at the reference's step count, whether the resume found its replay buffer (no warning)
 and how many transitions it resumed with. ``--old`` runs the same kills against another checkout (e.g. the
-code before issue 10) in the same run, for comparison. Writes ``benchmarks/results/kill_resume.json``.
+code before issue 10) in the same run, for comparison (``--only-old``: only that one). Writes
+``benchmarks/results/kill_resume.json`` (``kill_resume_old.json`` with ``--only-old``).
 """
 
 from __future__ import annotations
@@ -28,17 +29,18 @@ REPO = Path(__file__).resolve().parent.parent
 TRAIN = ["train", "--algo", "dqn", "--env", "CartPole-v1", "-n", "20000", "--eval-freq", "-1", "-q"]
 
 
-def zoo(args: list[str], pythonpath: str, **kwargs) -> subprocess.Popen:
+def zoo(args: list[str], pythonpath: str) -> subprocess.Popen:
+    # run from a neutral folder: `python -m` puts the working directory first on sys.path
     env = {**os.environ, "PYTHONPATH": pythonpath, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "zoo", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+                            stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir())
 
 
 def final_steps(run: Path, pythonpath: str) -> int:
     code = ("import sys; from stable_baselines3 import DQN; "
             f"print(DQN.load({str(run / 'CartPole-v1.zip')!r}, device='cpu').num_timesteps)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": pythonpath})
+                         env={**os.environ, "PYTHONPATH": pythonpath}, cwd=tempfile.gettempdir())
     return int(out.stdout.strip())
 
 
@@ -61,6 +63,9 @@ def one_code(label: str, pythonpath: str, kills: int, seed: int, rng: random.Ran
     _, err = process.communicate()
     assert process.returncode == 0, err
     wall = time.time() - start
+    imported = subprocess.run([sys.executable, "-c", "import zoo; print(zoo.__file__)"], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": pythonpath}, cwd=tempfile.gettempdir()).stdout.strip()
+    print(f"[{label}] zoo imported from {imported}", flush=True)
     reference = final_steps(logs / "reference" / "dqn" / "CartPole-v1_1", pythonpath)
     print(f"[{label}] uninterrupted: {reference} steps in {wall:.0f} s", flush=True)
     rows = []
@@ -91,7 +96,7 @@ def one_code(label: str, pythonpath: str, kills: int, seed: int, rng: random.Ran
     same = sum(r["same_end"] for r in resumed_rows)
     print(f"[{label}] {same} of {len(resumed_rows)} resumed runs end at the reference's {reference} steps "
           f"(ratio {same / max(len(resumed_rows), 1):.2f})", flush=True)
-    return {"reference_steps": reference, "reference_wall_s": round(wall, 1), "kills": rows,
+    return {"zoo": imported, "reference_steps": reference, "reference_wall_s": round(wall, 1), "kills": rows,
             "same_end": same, "resumed": len(resumed_rows)}
 
 
@@ -99,16 +104,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--old", help="PYTHONPATH of another checkout to measure the same way (e.g. /work/main)")
+    parser.add_argument("--old", help="PYTHONPATH of another checkout to measure the same way (e.g. the code before issue 10)")
+    parser.add_argument("--only-old", action="store_true", help="measure only the --old checkout")
     args = parser.parse_args()
-    rng = random.Random(args.seed)
     results = {"command": " ".join(["python", "benchmarks/kill_resume.py", *sys.argv[1:]]), "train": TRAIN}
     with tempfile.TemporaryDirectory() as workdir:
-        results["this"] = one_code("this", str(REPO), args.kills, args.seed, rng, Path(workdir))
+        if not args.only_old:
+            results["this"] = one_code("this", str(REPO), args.kills, args.seed, random.Random(args.seed), Path(workdir))
         if args.old:
             results["old"] = one_code("old", args.old, args.kills, args.seed, random.Random(args.seed), Path(workdir))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "kill_resume.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = "kill_resume_old.json" if args.only_old else "kill_resume.json"
+    (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
