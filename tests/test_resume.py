@@ -1,5 +1,7 @@
 """Resume really resumes: two legs (interrupted, then resumed) end where one leg ends."""
 
+import signal
+
 import pytest
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -9,15 +11,17 @@ from zoo.train import TrainingInterrupted, TrainOptions, resume, train
 
 
 class InterruptAt(BaseCallback):
-    """Simulates Ctrl-C once the step counter reaches ``steps``."""
+    """Ctrl-C (a real SIGINT to this process) once the step counter reaches ``steps``."""
 
     def __init__(self, steps: int):
         super().__init__()
         self.steps = steps
+        self.sent = False
 
     def _on_step(self) -> bool:
-        if self.num_timesteps >= self.steps:
-            raise KeyboardInterrupt
+        if self.num_timesteps >= self.steps and not self.sent:
+            self.sent = True
+            signal.raise_signal(signal.SIGINT)
         return True
 
 
@@ -32,15 +36,20 @@ def final_state(model):
     return state
 
 
-@pytest.mark.parametrize("algo,total,stop,overrides", [
-    ("ppo", 2048, 1024, {"learning_rate": "lin_0.001", "n_epochs": 2}),  # rollouts of 8 envs x 32 steps
-    ("dqn", 2000, 1000, {"learning_starts": 100, "buffer_size": 5000, "train_freq": 100, "gradient_steps": 10,
-                         "learning_rate": "lin_0.002", "exploration_fraction": 0.9}),
+DQN_ROLLOUTS_OF_100 = {"learning_starts": 100, "buffer_size": 5000, "train_freq": 100, "gradient_steps": 10,
+                       "learning_rate": "lin_0.002", "exploration_fraction": 0.9}
+
+
+@pytest.mark.parametrize("algo,total,stop,stopped_at,overrides", [
+    ("ppo", 2048, 1024, 1024, {"learning_rate": "lin_0.001", "n_epochs": 2}),  # rollouts of 8 envs x 32 steps
+    ("dqn", 2000, 1000, 1000, DQN_ROLLOUTS_OF_100),
+    # Ctrl-C inside a rollout: the run finishes the rollout (and trains on it), then saves and stops
+    ("dqn", 2000, 1030, 1100, DQN_ROLLOUTS_OF_100),
 ])
-def test_two_legs_end_like_one(tmp_path, monkeypatch, algo, total, stop, overrides):
+def test_two_legs_end_like_one(tmp_path, monkeypatch, algo, total, stop, stopped_at, overrides):
     def options(folder):
         return TrainOptions(algo=algo, env_id="CartPole-v1", log_folder=str(folder), n_timesteps=total, seed=1,
-                            eval_freq=-1, save_freq=-1, hyperparams=dict(overrides), verbose=0)
+                            eval_freq=-1, save_freq=-1, eval_episodes=1, hyperparams=dict(overrides), verbose=0)
 
     one_leg = train(options(tmp_path / "one")).model
 
@@ -51,16 +60,15 @@ def test_two_legs_end_like_one(tmp_path, monkeypatch, algo, total, stop, overrid
         train(options(tmp_path / "two"))
     monkeypatch.setattr(train_module, "make_callbacks", make_callbacks)
     run = stopped.value.run_folder
-    assert stopped.value.steps == stop and list(runs.checkpoints(run)) == [stop]
+    assert stopped.value.steps == stopped_at and list(runs.checkpoints(run)) == [stopped_at]
     if algo == "dqn":
-        assert runs.checkpoint_files(run, stop)["replay_buffer"].is_file()
+        assert runs.checkpoint_files(run, stopped_at)["replay_buffer"].is_file()
 
     resumed = resume(run, verbose=0).model
     assert final_state(resumed) == pytest.approx(final_state(one_leg))
     assert resumed.num_timesteps == total
-    if algo == "dqn":  # the replay buffer came back: it holds the steps of both legs, less the one
-        # transition of the step interrupted between counting it and storing it
-        assert resumed.replay_buffer.size() == total - 1
+    if algo == "dqn":  # the replay buffer came back: it holds every step of both legs
+        assert resumed.replay_buffer.size() == total
 
 
 def test_resume_refuses_a_finished_run(tmp_path):

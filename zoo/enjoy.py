@@ -65,10 +65,18 @@ def load_run(run_folder: str | Path, load_best: bool = False, checkpoint: int | 
 
 def find_agent(algo: str, env_id: str, log_folder: str = "logs", exp_id: int = 0, load_best: bool = False,
                checkpoint: int | None = None, device: str = "auto") -> Agent:
-    """The latest local run of ``algo`` on ``env_id``, else the zoo's pretrained agent for it."""
+    """The latest local run of ``algo`` on ``env_id`` that holds a model, else the zoo's pretrained agent for it.
+
+    Newer runs without a model (failed, or killed before their first checkpoint) are passed over, with a line on
+    stderr naming them.
+    """
     spec = get_spec(algo)
-    run_folder = runs.find_run(log_folder, spec.name, env_id, exp_id)
+    run_folder = runs.find_run(log_folder, spec.name, env_id, exp_id, load_best=load_best and exp_id == 0)
+    passed_over = [f.name for f in runs.runs_without_model(log_folder, spec.name, env_id, newer_than=run_folder)] if exp_id == 0 else []
+    empty = f"{', '.join(passed_over)} {'holds' if len(passed_over) == 1 else 'hold'} no model (failed or stopped before a checkpoint)"
     if run_folder is not None:
+        if passed_over:
+            print(f"Using {run_folder}, the latest run with a model: {empty}", file=sys.stderr)
         return load_run(run_folder, load_best, checkpoint, device)
     looked = runs.algo_folder(log_folder, spec.name) / f"{runs.safe_env_name(env_id)}_{exp_id or 'N'}"
     if exp_id == 0 and not load_best and checkpoint is None:
@@ -76,11 +84,14 @@ def find_agent(algo: str, env_id: str, log_folder: str = "logs", exp_id: int = 0
 
         folder = find_pretrained(spec.name, env_id)
         if folder is not None:
+            if passed_over:
+                print(f"Using the pretrained agent: {empty}", file=sys.stderr)
             return load_hub_agent(str(folder), device=device)
         if not needs_training(algo):
             return planner_agent(algo, env_id, device)
     raise ZooError(
-        f"no run of {spec.name} on {env_id}: looked for {looked}"
+        f"no run of {spec.name} on {env_id}" + (f" with a model ({empty})" if passed_over else "")
+        + f": looked for {looked}"
         + (" and in the pretrained store" if exp_id == 0 else "")
         + f"; train one with `zoo train --algo {spec.name} --env {env_id}` or pass --folder"
     )
@@ -165,6 +176,7 @@ def make_play_env(agent: Agent, render: bool = False, record_dir: str | None = N
     hyperparams = dict(agent.hyperparams)
     render_mode = "rgb_array" if record_dir else ("human" if render else None)
     if record_dir:
+        check_record_folder(record_dir)
         try:
             import moviepy  # noqa: F401  (gymnasium's RecordVideo writes mp4 files through it)
         except ImportError:
@@ -178,6 +190,21 @@ def make_play_env(agent: Agent, render: bool = False, record_dir: str | None = N
         agent.env_id, 1, hyperparams=hyperparams, env_kwargs={**agent.env_kwargs, **(env_kwargs or {})},
         seed=seed, render_mode=render_mode, wrap_normalize=agent.wrap_normalize, training=False,
     )
+
+
+def check_record_folder(record_dir: str | Path) -> None:
+    """``--record DIR``: a one-line error unless DIR is (or can become) a folder videos can be written to."""
+    import tempfile
+
+    folder = Path(record_dir)
+    if folder.exists() and not folder.is_dir():
+        raise ZooError(f"--record {folder} is a file: pass a folder for the video")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ZooError(f"--record {folder}: cannot write a video there: {error.strerror or error}") from None
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -37,18 +38,27 @@ def safe_env_name(env_id: str) -> str:
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> None:
-    """Write a file atomically: ``write(f)`` fills a temporary file that then replaces ``path``."""
+    """Write a file atomically: ``write(f)`` fills a temporary file that then replaces ``path``.
+
+    A file-system error (full disk, no permission, read-only file system) becomes a one-line
+    :class:`ZooError` naming the file; the previous version of ``path`` stays whole.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise ZooError(f"cannot write {path}: {error.strerror or error}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ZooError(f"cannot write {path}: {error.strerror or error}") from None
         raise
 
 
@@ -93,22 +103,70 @@ def run_ids(log_folder: str | Path, algo: str, env_id: str) -> list[int]:
     return sorted(int(m.group(1)) for p in folder.iterdir() if p.is_dir() and (m := pattern.match(p.name)))
 
 
+def check_log_folder(log_folder: str | Path) -> None:
+    """A one-line error unless ``log_folder`` is (or can become) a folder this process may write in."""
+    folder = Path(log_folder)
+    existing = next((p for p in [folder, *folder.parents] if p.exists()), None)
+    if existing is None:
+        return
+    if not existing.is_dir():
+        which = "" if existing == folder else f" ({existing} is a file)"
+        raise ZooError(f"log folder {folder} is not a folder{which}: pass -f with a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ZooError(f"log folder {folder}: {existing} is not writable: pass -f with a folder you can write to")
+
+
 def new_run_folder(log_folder: str | Path, algo: str, env_id: str) -> Path:
     """Create the next ``LOG/ALGO/ENV_ID_N`` folder."""
+    check_log_folder(log_folder)
     ids = run_ids(log_folder, algo, env_id)
     folder = algo_folder(log_folder, algo) / f"{safe_env_name(env_id)}_{(ids[-1] if ids else 0) + 1}"
-    folder.mkdir(parents=True)
+    try:
+        folder.mkdir(parents=True)
+    except OSError as error:
+        raise ZooError(f"cannot create the run folder {folder}: {error.strerror or error} (pass -f with a folder you can write to)") from None
     return folder
 
 
-def find_run(log_folder: str | Path, algo: str, env_id: str, exp_id: int = 0) -> Path | None:
-    """The run folder of experiment ``exp_id`` (0: the latest), or ``None``."""
+def has_model(run_folder: str | Path, env_id: str, load_best: bool = False) -> bool:
+    """Whether a run holds a model to load: its final zip or a checkpoint (``best_model.zip`` with ``load_best``)."""
+    run_folder = Path(run_folder)
+    if load_best:
+        return (run_folder / "best_model.zip").is_file()
+    return (run_folder / f"{safe_env_name(env_id)}.zip").is_file() or bool(checkpoints(run_folder))
+
+
+def find_run(log_folder: str | Path, algo: str, env_id: str, exp_id: int = 0, load_best: bool = False) -> Path | None:
+    """The run folder of experiment ``exp_id``, or ``None``.
+
+    ``exp_id`` 0 is the latest run that holds a model (see :func:`has_model`): a run that failed or was
+    killed before its first checkpoint is passed over.
+    """
     ids = run_ids(log_folder, algo, env_id)
-    if not ids:
-        return None
-    chosen = ids[-1] if exp_id == 0 else exp_id
-    folder = algo_folder(log_folder, algo) / f"{safe_env_name(env_id)}_{chosen}"
-    return folder if folder.is_dir() else None
+    folders = {i: algo_folder(log_folder, algo) / f"{safe_env_name(env_id)}_{i}" for i in ids}
+    if exp_id != 0:
+        return folders[exp_id] if exp_id in folders else None
+    return next((folders[i] for i in reversed(ids) if has_model(folders[i], env_id, load_best)), None)
+
+
+def runs_without_model(log_folder: str | Path, algo: str, env_id: str, newer_than: Path | None = None) -> list[Path]:
+    """Run folders newer than ``newer_than`` (all, when ``None``) that hold no model yet, newest first."""
+    ids = run_ids(log_folder, algo, env_id)
+    start = int(newer_than.name.rsplit("_", 1)[1]) if newer_than is not None else 0
+    folders = [algo_folder(log_folder, algo) / f"{safe_env_name(env_id)}_{i}" for i in reversed(ids) if i > start]
+    return [f for f in folders if not has_model(f, env_id)]
+
+
+def remove_run_without_model(run_folder: str | Path) -> bool:
+    """Remove a run folder that holds no model file at all (a run that failed before its first checkpoint).
+
+    Never removes a folder with any ``.zip`` in it (a checkpoint, the final or the best model).
+    """
+    run_folder = Path(run_folder)
+    if not run_folder.is_dir() or any(run_folder.rglob("*.zip")):
+        return False
+    shutil.rmtree(run_folder, ignore_errors=True)
+    return not run_folder.exists()
 
 
 def checkpoints(run_folder: str | Path) -> dict[int, Path]:
@@ -133,6 +191,10 @@ def checkpoint_files(run_folder: str | Path, steps: int) -> dict[str, Path]:
 def read_run_yaml(run_folder: str | Path, name: str) -> Any:
     """``config.yml``/``args.yml``/``env_kwargs.yml`` of a run (safe YAML)."""
     path = Path(run_folder) / name
+    if not Path(run_folder).exists():
+        raise ZooError(f"run folder {run_folder} does not exist")
+    if not Path(run_folder).is_dir():
+        raise ZooError(f"{run_folder} is a file, not a run folder")
     if not path.is_file():
         raise ZooError(f"{run_folder} is not a run folder: {name} is missing")
     return yaml.safe_load(path.read_text())
@@ -165,19 +227,40 @@ def save_checkpoint(model: Any, run_folder: str | Path, keep_replay_buffers: int
     """Save a complete checkpoint of ``model`` at its current step count.
 
     The replay buffer (off-policy models) and normalisation statistics are written first and the model
-    zip last, so a checkpoint whose zip exists is complete. Only the newest ``keep_replay_buffers``
-    replay buffers are kept: they are large.
+    zip last, so a checkpoint whose zip exists is complete. Older replay buffers (they are large) are
+    deleted only after that zip exists, keeping the newest ``keep_replay_buffers``: wherever a kill falls,
+    the newest complete checkpoint has its replay buffer.
     """
     steps = model.num_timesteps
     files = checkpoint_files(run_folder, steps)
-    if getattr(model, "replay_buffer", None) is not None:
+    has_buffer = getattr(model, "replay_buffer", None) is not None
+    if has_buffer:
         save_replay_buffer(model, files["replay_buffer"])
-        buffers = sorted(files["replay_buffer"].parent.glob(f"{CHECKPOINT_PREFIX}_replay_buffer_*_steps.pkl"),
-                         key=lambda p: int(re.findall(r"_(\d+)_steps", p.name)[0]))
-        for old in buffers[:-keep_replay_buffers]:
-            old.unlink(missing_ok=True)
     vec_normalize = model.get_vec_normalize_env()
     if vec_normalize is not None:
         save_vecnormalize(vec_normalize, files["vecnormalize"])
     save_model(model, files["model"])
+    if has_buffer:
+        remove_old_replay_buffers(run_folder, steps, keep_replay_buffers)
     return files["model"]
+
+
+def remove_old_replay_buffers(run_folder: str | Path, steps: int, keep: int = 1) -> None:
+    """Delete the replay buffers of all but the newest ``keep`` complete checkpoints (always keeping ``steps``').
+
+    Buffers of checkpoints whose zip was never written (a killed save) go too.
+    """
+    kept = {*list(checkpoints(run_folder))[-max(keep, 1):], steps}
+    folder = Path(run_folder) / "checkpoints"
+    for path in folder.glob(f"{CHECKPOINT_PREFIX}_replay_buffer_*_steps.pkl"):
+        match = re.fullmatch(rf"{CHECKPOINT_PREFIX}_replay_buffer_(\d+)_steps\.pkl", path.name)
+        if match and int(match.group(1)) not in kept:
+            path.unlink(missing_ok=True)
+
+
+def remove_temporary_files(run_folder: str | Path) -> None:
+    """Delete the temporary files that killed writers left in ``checkpoints/`` (call only when no other process writes there)."""
+    folder = Path(run_folder) / "checkpoints"
+    if folder.is_dir():
+        for path in folder.glob(f".{CHECKPOINT_PREFIX}_*.tmp"):
+            path.unlink(missing_ok=True)

@@ -8,20 +8,28 @@ checkpoint callback, save, evaluate.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
+from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv, sync_envs_normalization
 
 from agents.registry import AlgoSpec, get_spec
 from zoo import runs
-from zoo.config import Hyperparams, build_hyperparams, load_hyperparams, make_action_noise, resolve_name, to_plain
-from zoo.envs.factory import check_env_id, check_spaces, create_env, load_normalize
+from zoo.config import (
+    Hyperparams, build_hyperparams, config_path, load_hyperparams, make_action_noise, read_yaml, resolve_name, to_plain,
+)
+from zoo.envs.factory import check_env_id, check_spaces, create_env, load_normalize, space_name
 from zoo.errors import ZooError
 
 
@@ -88,19 +96,106 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.run_folder, self.checkpoint, self.steps = run_folder, checkpoint, steps
 
 
-class AtomicCheckpointCallback(CheckpointCallback):
-    """SB3's CheckpointCallback, writing complete checkpoints atomically (see :func:`zoo.runs.save_checkpoint`)."""
+class StopAtRolloutBoundary(KeyboardInterrupt):
+    """Raised by :class:`RunCheckpoints` once the checkpoint asked for by Ctrl-C is saved at a rollout boundary."""
 
-    def __init__(self, save_freq: int, run_folder: Path, verbose: int = 0):
-        super().__init__(save_freq, str(run_folder / "checkpoints"), runs.CHECKPOINT_PREFIX, True, True, verbose)
-        self.run_folder = run_folder
+    def __init__(self, checkpoint: Path):
+        super().__init__(str(checkpoint))
+        self.checkpoint = checkpoint
+
+
+class RunCheckpoints(BaseCallback):
+    """Complete checkpoints of the run (:func:`zoo.runs.save_checkpoint`): every ``every`` env steps, and on Ctrl-C.
+
+    With ``at_rollout_boundaries`` (off-policy algorithms) a checkpoint falling due inside a ``train_freq``
+    rollout is taken when the next rollout starts: after the rollout was collected and trained on, which is
+    exactly where a resumed run's ``learn`` starts again. A run resumed from any checkpoint (after a kill
+    too) then steps as the uninterrupted run does and ends at the same step count. Ctrl-C (see
+    :func:`stop_at_rollout_end`) asks for a checkpoint at that boundary, then stops.
+
+    :param run_folder: the run folder (checkpoints go to its ``checkpoints/``)
+    :param every: env steps between periodic checkpoints (counted from step 0, so the same steps across
+        resumed legs; <= 0: none)
+    :param at_rollout_boundaries: defer checkpoints to the start of the next rollout
+    :param verbose: 2 prints each checkpoint
+    """
+
+    def __init__(self, run_folder: Path, every: int, at_rollout_boundaries: bool, verbose: int = 0):
+        super().__init__(verbose)
+        self.run_folder, self.every, self.at_rollout_boundaries = run_folder, every, at_rollout_boundaries
+        self.due = False
+        self.stop_requested = False
+        self.next_save = 0
+        self.saved: tuple[int, Path] | None = None
+
+    def _next_after(self, steps: int) -> int:
+        return (steps // self.every + 1) * self.every
+
+    def _on_training_start(self) -> None:
+        if self.every > 0:
+            self.next_save = self._next_after(self.model.num_timesteps)
 
     def _on_step(self) -> bool:
-        if self.n_calls % self.save_freq == 0:
-            path = runs.save_checkpoint(self.model, self.run_folder)
-            if self.verbose >= 2:
-                print(f"Saved checkpoint {path}")
+        if self.every > 0 and self.model.num_timesteps >= self.next_save:
+            self.next_save = self._next_after(self.model.num_timesteps)
+            if self.at_rollout_boundaries:
+                self.due = True
+            else:
+                self.save()
         return True
+
+    def _on_rollout_start(self) -> None:
+        if self.due or self.stop_requested:
+            path = self.save()
+            if self.stop_requested:
+                raise StopAtRolloutBoundary(path)
+
+    def save(self) -> Path:
+        """Save a checkpoint at the current step count (once per step count)."""
+        self.due = False
+        steps = self.model.num_timesteps
+        if self.saved is None or self.saved[0] != steps:
+            self.saved = (steps, runs.save_checkpoint(self.model, self.run_folder))
+            if self.verbose >= 2:
+                print(f"Saved checkpoint {self.saved[1]}")
+        return self.saved[1]
+
+
+def _has_subprocesses(venv: VecEnv | None) -> bool:
+    """Whether ``venv`` (or a VecEnv it wraps) steps its envs in subprocesses."""
+    while venv is not None:
+        if isinstance(venv, SubprocVecEnv):
+            return True
+        venv = getattr(venv, "venv", None)
+    return False
+
+
+@contextmanager
+def stop_at_rollout_end(checkpoints: RunCheckpoints | None, env: VecEnv | None) -> Iterator[None]:
+    """While training an off-policy model, the first Ctrl-C asks ``checkpoints`` to save and stop at the end
+    of the current rollout; a second one stops at once (the usual ``KeyboardInterrupt``).
+
+    Not with a ``SubprocVecEnv``: Ctrl-C in a terminal reaches its workers too, and they stop, so the rollout
+    cannot be finished; the checkpoint is then taken at once, as for on-policy models.
+    """
+    if (checkpoints is None or not checkpoints.at_rollout_boundaries or _has_subprocesses(env)
+            or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):  # e.g. started in the background: leave it so
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if checkpoints.stop_requested:
+            raise KeyboardInterrupt
+        checkpoints.stop_requested = True
+        print("zoo train: stopping at the end of this rollout, after saving a checkpoint (Ctrl-C again: stop now)",
+              file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # ---------------------------------------------------------------- building blocks
@@ -121,6 +216,68 @@ def make_eval_env(hp: Hyperparams, options: TrainOptions, seed: int) -> VecEnv:
     return create_env(
         hp.env_id, options.n_eval_envs, hyperparams=hp.raw, env_kwargs=options.env_kwargs,
         seed=seed + 10_000, training=False,
+    )
+
+
+def check_device(device: str) -> None:
+    """``--device``: ``auto``, ``cpu``, ``cuda``/``cuda:N`` (refused when there is no such GPU) or ``mps``."""
+    import torch
+
+    try:
+        parsed = torch.device("cpu" if device == "auto" else device)
+    except (RuntimeError, TypeError):
+        raise ZooError(f"--device {device!r} is not a device: use auto, cpu, cuda, cuda:N or mps") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ZooError(f"--device {device}: no CUDA GPU is available here (torch {torch.__version__}); "
+                           "refusing rather than running on the CPU unasked: pass --device cpu or auto")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ZooError(f"--device {device}: there are only {torch.cuda.device_count()} CUDA GPU(s) (cuda:0 ...)")
+    elif parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ZooError(f"--device {device}: MPS (Apple GPU) is not available here: pass --device cpu or auto")
+    elif parsed.type != "cpu":
+        raise ZooError(f"--device {device!r} is not supported: use auto, cpu, cuda, cuda:N or mps")
+
+
+def check_options(options: TrainOptions) -> None:
+    """One-line errors for options that cannot work, before anything is built or written."""
+    if options.seed is not None and not 0 <= options.seed < 2**32:
+        raise ZooError(f"--seed must be between 0 and {2**32 - 1}, got {options.seed}")
+    if options.n_eval_envs < 1:
+        raise ZooError(f"--n-eval-envs must be at least 1, got {options.n_eval_envs}")
+    if options.eval_episodes < 1:
+        raise ZooError(f"--eval-episodes must be at least 1, got {options.eval_episodes}")
+    if options.conf_file is not None and Path(options.conf_file).is_dir():
+        raise ZooError(f"--conf-file {options.conf_file} is a folder: pass a YAML file, e.g. configs/{options.algo}.yml")
+    check_device(options.device)
+    runs.check_log_folder(options.log_folder)
+
+
+def check_config_entry(spec: AlgoSpec, env_id: str, conf_file: str | None, env_kwargs: dict[str, Any]) -> None:
+    """A config without an entry for a ``Box``-observation env, for an algorithm that takes ``Box`` observations
+    only through an ``env_wrapper`` (the tabular ones: their registry line lists ``Discrete`` and ``Box``): say
+    which wrapper to configure, not just "no entry"."""
+    observations = spec.observation_spaces or ()
+    if "Box" not in observations or "Discrete" not in observations:
+        return
+    path = Path(conf_file) if conf_file else config_path(spec.name)
+    data = read_yaml(path) if path.is_file() else None
+    if not isinstance(data, dict) or env_id in data or "default" in data:
+        return
+    import gymnasium as gym
+
+    env = gym.make(env_id, **env_kwargs)
+    space = env.observation_space
+    env.close()
+    if space_name(space) != "Box" or len(space.shape) != 1:
+        return
+    bounds = "" if np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)) else (
+        f"; {env_id}'s bounds are infinite, so give low and high too")
+    raise ZooError(
+        f"{path} has no entry for {env_id}, and {spec.name} needs discrete observations: add an entry whose "
+        f"env_wrapper is zoo.envs.wrappers.DiscretizeObservation (e.g. {{bins: {[8] * space.shape[0]}}}{bounds}; "
+        f"see zoo/envs/wrappers.py) and pass it with --conf-file"
     )
 
 
@@ -167,8 +324,7 @@ def make_callbacks(hp: Hyperparams, options: TrainOptions, run_folder: Path, eva
         _restore_evaluations(evaluation, run_folder)
         callbacks.append(evaluation)
     save_freq = options.save_freq if options.save_freq != 0 else max(hp.n_timesteps // 10, 1)
-    if save_freq > 0:
-        callbacks.append(AtomicCheckpointCallback(max(save_freq // hp.n_envs, 1), run_folder, options.verbose))
+    callbacks.append(RunCheckpoints(run_folder, max(save_freq, 0), get_spec(options.algo).off_policy, options.verbose))
     for path, kwargs in hp.callbacks:
         callbacks.append(resolve_name(path, f"{hp.source}: {hp.env_id}: callback")(**kwargs))
     return callbacks
@@ -189,13 +345,26 @@ def _restore_evaluations(callback: EvalCallback, run_folder: Path) -> None:
 
 def learn(model: BaseAlgorithm, total_timesteps: int, callbacks: list[BaseCallback], run_folder: Path,
           progress: bool, resuming: bool) -> None:
-    """``model.learn`` until ``total_timesteps`` in all; Ctrl-C saves a checkpoint, then re-raises."""
+    """``model.learn`` until ``total_timesteps`` in all; Ctrl-C saves a checkpoint, then raises
+    :class:`TrainingInterrupted` (off-policy models: at the end of the current rollout, see :class:`RunCheckpoints`)."""
     remaining = total_timesteps - (model.num_timesteps if resuming else 0)
+    checkpoints = next((c for c in callbacks if isinstance(c, RunCheckpoints)), None)
     try:
-        model.learn(remaining, callback=callbacks, progress_bar=progress, reset_num_timesteps=not resuming)
+        with stop_at_rollout_end(checkpoints, model.get_env()):
+            model.learn(remaining, callback=callbacks, progress_bar=progress, reset_num_timesteps=not resuming)
+    except StopAtRolloutBoundary as stop:
+        raise TrainingInterrupted(run_folder, stop.checkpoint, model.num_timesteps) from None
     except KeyboardInterrupt:
         checkpoint = runs.save_checkpoint(model, run_folder)
         raise TrainingInterrupted(run_folder, checkpoint, model.num_timesteps) from None
+    except OSError as error:  # a full disk or lost permission under the Monitor files, evaluations, best model
+        if error.errno not in _FILE_SYSTEM_ERRORS:
+            raise
+        raise ZooError(f"cannot write {error.filename or 'to ' + str(run_folder)}: {error.strerror}") from error
+
+
+#: errno values of a file system that refuses writes (full, over quota, read-only, no permission)
+_FILE_SYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def finish(model: BaseAlgorithm, hp: Hyperparams, run_folder: Path, eval_env: VecEnv, eval_episodes: int) -> TrainResult:
@@ -218,10 +387,15 @@ def finish(model: BaseAlgorithm, hp: Hyperparams, run_folder: Path, eval_env: Ve
 
 
 def train(options: TrainOptions) -> TrainResult:
-    """Train ``options.algo`` on ``options.env_id`` in a new run folder (see :mod:`zoo.runs`)."""
+    """Train ``options.algo`` on ``options.env_id`` in a new run folder (see :mod:`zoo.runs`).
+
+    A run that fails before its first checkpoint leaves nothing behind: its folder is removed.
+    """
     spec = get_spec(options.algo)
+    check_options(options)
     check_env_id(options.env_id)
     check_spaces(spec.name, options.env_id, options.env_kwargs)
+    check_config_entry(spec, options.env_id, options.conf_file, options.env_kwargs)
     overrides = dict(options.hyperparams)
     if options.n_timesteps is not None:
         overrides["n_timesteps"] = options.n_timesteps
@@ -231,17 +405,34 @@ def train(options: TrainOptions) -> TrainResult:
     set_threads(options.num_threads)
 
     run_folder = runs.new_run_folder(options.log_folder, spec.name, options.env_id)
-    runs.write_yaml(run_folder / "args.yml", {**dataclasses.asdict(options), "algo": spec.name, "seed": seed})
-    runs.write_yaml(run_folder / "config.yml", to_plain(hp.raw))
-    runs.write_yaml(run_folder / "env_kwargs.yml", to_plain(options.env_kwargs))
+    envs: list[VecEnv] = []
+    try:
+        runs.write_yaml(run_folder / "args.yml", {**dataclasses.asdict(options), "algo": spec.name, "seed": seed})
+        runs.write_yaml(run_folder / "config.yml", to_plain(hp.raw))
+        runs.write_yaml(run_folder / "env_kwargs.yml", to_plain(options.env_kwargs))
+        envs.append(make_train_env(hp, options, run_folder, seed))
+        envs.append(make_eval_env(hp, options, seed))
+        env, eval_env = envs
+        model = build_model(spec, hp, env, options, seed)
+        if options.verbose:
+            print(f"Training {spec.name} on {hp.env_id} for {hp.n_timesteps} steps in {run_folder}")
+        learn(model, hp.n_timesteps, make_callbacks(hp, options, run_folder, eval_env), run_folder, options.progress, False)
+        return finish(model, hp, run_folder, eval_env, options.eval_episodes)
+    except BaseException as error:
+        if isinstance(error, TrainingInterrupted):
+            raise
+        for venv in envs:
+            _close_quietly(venv)
+        if runs.remove_run_without_model(run_folder) and isinstance(error, ZooError):
+            raise ZooError(f"{error} ({run_folder} removed: the run stopped before its first checkpoint)") from error
+        raise
 
-    env = make_train_env(hp, options, run_folder, seed)
-    eval_env = make_eval_env(hp, options, seed)
-    model = build_model(spec, hp, env, options, seed)
-    if options.verbose:
-        print(f"Training {spec.name} on {hp.env_id} for {hp.n_timesteps} steps in {run_folder}")
-    learn(model, hp.n_timesteps, make_callbacks(hp, options, run_folder, eval_env), run_folder, options.progress, False)
-    return finish(model, hp, run_folder, eval_env, options.eval_episodes)
+
+def _close_quietly(venv: VecEnv) -> None:
+    try:
+        venv.close()
+    except Exception:  # the run already failed; its own error is the one to report
+        pass
 
 
 def resume(run_folder: str | Path, device: str | None = None, progress: bool = False, verbose: int | None = None,
@@ -254,13 +445,14 @@ def resume(run_folder: str | Path, device: str | None = None, progress: bool = F
     """
     run_folder = Path(run_folder)
     if not run_folder.is_dir():
-        raise ZooError(f"run folder not found: {run_folder}")
+        raise ZooError(f"run folder not found: {run_folder}" + (" (it is a file)" if run_folder.exists() else ""))
     from zoo.pull import check_pulled_run
 
     check_pulled_run(run_folder)  # a pulled run stays a download: its config is checked like one
     args = runs.read_run_yaml(run_folder, "args.yml")
     options = TrainOptions(**{k: v for k, v in args.items() if k in {f.name for f in dataclasses.fields(TrainOptions)}})
     options.device = device or options.device
+    check_device(options.device)
     options.progress = progress
     options.verbose = options.verbose if verbose is None else verbose
     spec = get_spec(options.algo)
@@ -278,12 +470,17 @@ def resume(run_folder: str | Path, device: str | None = None, progress: bool = F
     if n_timesteps is not None:
         runs.write_yaml(run_folder / "config.yml", config)
     files = runs.checkpoint_files(run_folder, steps)
+    runs.remove_temporary_files(run_folder)
     set_threads(options.num_threads)
     env = make_train_env(hp, options, run_folder, options.seed + steps, resume_from=files["vecnormalize"])
     eval_env = make_eval_env(hp, options, options.seed)
     model = spec.load().load(files["model"], env=env, device=options.device, tensorboard_log=options.tensorboard_log)
-    if spec.off_policy and files["replay_buffer"].is_file():
-        model.load_replay_buffer(files["replay_buffer"])
+    if spec.off_policy:
+        if files["replay_buffer"].is_file():
+            model.load_replay_buffer(files["replay_buffer"])
+        else:
+            print(f"zoo train: warning: {files['replay_buffer']} is missing: {spec.name} resumes at {steps} steps "
+                  "with an empty replay buffer", file=sys.stderr)
     if options.verbose:
         print(f"Resuming {spec.name} on {hp.env_id} at {steps} of {hp.n_timesteps} steps in {run_folder}")
     learn(model, hp.n_timesteps, make_callbacks(hp, options, run_folder, eval_env), run_folder, options.progress, True)

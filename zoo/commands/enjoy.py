@@ -40,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
                            load_run, make_play_env, needs_training, play)
     from zoo.envs.factory import check_env_id
     from zoo.errors import ZooError
+    from zoo.train import check_device
 
+    if args.n_timesteps < 1:
+        raise ZooError(f"-n/--n-timesteps must be at least 1, got {args.n_timesteps}")
+    check_device(args.device)
     if args.repo_id:
         agent = load_hub_agent(args.repo_id, revision=args.revision, endpoint=args.endpoint, device=args.device)
     elif args.folder:
