@@ -48,6 +48,8 @@ class TrainOptions:
     :param tensorboard_log: TensorBoard log folder, or ``None``
     :param verbose: 0 quiet, 1 SB3's training logs
     :param num_threads: torch CPU threads (small networks train fastest on one; <= 0 keeps torch's default)
+    :param callbacks: more SB3 callbacks, after the zoo's own (library use, e.g. ``zoo tune``'s pruning
+        evaluations); not recorded in ``args.yml``
     """
 
     algo: str
@@ -68,6 +70,7 @@ class TrainOptions:
     tensorboard_log: str | None = None
     verbose: int = 1
     num_threads: int = 1
+    callbacks: list[BaseCallback] = field(default_factory=list)
 
 
 @dataclass
@@ -171,7 +174,7 @@ def make_callbacks(hp: Hyperparams, options: TrainOptions, run_folder: Path, eva
         callbacks.append(AtomicCheckpointCallback(max(save_freq // hp.n_envs, 1), run_folder, options.verbose))
     for path, kwargs in hp.callbacks:
         callbacks.append(resolve_name(path, f"{hp.source}: {hp.env_id}: callback")(**kwargs))
-    return callbacks
+    return callbacks + list(options.callbacks)
 
 
 def _restore_evaluations(callback: EvalCallback, run_folder: Path) -> None:
@@ -231,7 +234,8 @@ def train(options: TrainOptions) -> TrainResult:
     set_threads(options.num_threads)
 
     run_folder = runs.new_run_folder(options.log_folder, spec.name, options.env_id)
-    runs.write_yaml(run_folder / "args.yml", {**dataclasses.asdict(options), "algo": spec.name, "seed": seed})
+    recorded = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name != "callbacks"}
+    runs.write_yaml(run_folder / "args.yml", {**recorded, "algo": spec.name, "seed": seed})
     runs.write_yaml(run_folder / "config.yml", to_plain(hp.raw))
     runs.write_yaml(run_folder / "env_kwargs.yml", to_plain(options.env_kwargs))
 
