@@ -119,3 +119,15 @@ def test_plot_command_writes_a_png_of_runs(finished, tmp_path):
 def test_bad_input_gets_one_line(args, message):
     done = zoo(*args)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_local_ray_runs_the_benchmark(tmp_path):
+    pytest.importorskip("ray")
+    done = zoo("benchmark", "--algos", "qlearning", "--envs", "Taxi-v4", "FrozenLake-v1", "--seeds", "2", "-n", "500",
+               "-f", str(tmp_path), "--ray-address", "local", "--workers", "2", "--eval-episodes", "2",
+               "--eval-points", "2", "-q")
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["ran"] == 4 and len(results["records"]) == 4
+    assert {r["env_id"] for r in results["records"]} == {"Taxi-v4", "FrozenLake-v1"}
+    assert all(Path(r["run_folder"]).is_dir() and r["env_steps"] >= 500 for r in results["records"])

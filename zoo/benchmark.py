@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -353,6 +353,8 @@ def benchmark(options: BenchmarkOptions, command: str = "") -> dict[str, Any]:
     """Run the whole matrix (skipping finished runs), then write ``results.json``, ``results.md`` and the plots."""
     from tqdm import tqdm
 
+    if options.ray_address:  # Ray workers may start elsewhere than this directory
+        options = replace(options, folder=str(Path(options.folder).resolve()))
     pairs, skipped = configured_pairs(options.algos, options.envs)
     specs = matrix(pairs, options.seeds)
     Path(options.folder).mkdir(parents=True, exist_ok=True)

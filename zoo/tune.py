@@ -539,6 +539,9 @@ def tune(options: TuneOptions) -> dict[str, Any]:
     from agents.registry import get_spec
 
     options = replace(options, algo=get_spec(options.algo).name)
+    if options.ray_address:  # Ray workers may start elsewhere than this directory
+        options = replace(options, log_folder=str(Path(options.log_folder).resolve()), storage=(
+            options.storage if options.storage is None or is_rdb(options.storage) else str(Path(options.storage).resolve())))
     study = create_study(options)
     start = time.perf_counter()
     workers = run_workers(options)
