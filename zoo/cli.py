@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("zoo.commands.hub", "run a Hugging Face Hub-compatible server"),
     "push": ("zoo.commands.push", "evaluate an agent and publish it to a Hub repository"),
     "pull": ("zoo.commands.pull", "download an agent from the Hub into a run folder"),
-    "benchmark": ("zoo.commands.benchmark", "train a matrix of algorithms x envs x seeds; results table and plots"),
+    "benchmark": ("zoo.commands.benchmark", "train algorithms x envs x seeds; results table and plots"),
     "tune": ("zoo.commands.tune", "tune hyperparameters with Optuna (local, PostgreSQL, Ray)"),
     "plot": ("zoo.commands.plot", "learning curves of run folders"),
 }

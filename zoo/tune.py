@@ -116,9 +116,23 @@ def is_rdb(url: str) -> bool:
     return "://" in url and not url.startswith("file://")
 
 
+def quiet_optuna() -> None:
+    """Optuna's notes on its experimental features (heartbeats, stale trials) and on ask-and-tell with
+    heartbeats (this module sends them itself) are not the user's business."""
+    import warnings
+
+    import optuna
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
 def open_storage(url: str, options: TuneOptions) -> Any:
     """An Optuna storage: a journal file, or an RDB (sqlite, PostgreSQL) with heartbeats and retries."""
     import optuna
+
+    quiet_optuna()
 
     if not is_rdb(url):
         Path(url).parent.mkdir(parents=True, exist_ok=True)
@@ -291,8 +305,10 @@ def next_trial(study: Any, storage: Any, url: str, options: TuneOptions) -> Any 
 # ---------------------------------------------------------------- one trial
 
 
-def make_trial_callback(trial: Any, hp: Any, options: TuneOptions, seed: int, seed_index: int, eval_freq: int) -> Any:
-    """An EvalCallback reporting each evaluation to the trial, raising ``TrialPruned`` when the pruner says so."""
+def make_trial_callback(trial: Any, hp: Any, options: TuneOptions, seed: int, seed_index: int, eval_freq: int,
+                        timings: dict[str, float]) -> Any:
+    """An EvalCallback reporting each evaluation to the trial, raising ``TrialPruned`` when the pruner says so;
+    the seconds spent in Optuna's calls are added to ``timings["optuna_s"]``."""
     import optuna
     from stable_baselines3.common.callbacks import EvalCallback
 
@@ -302,8 +318,11 @@ def make_trial_callback(trial: Any, hp: Any, options: TuneOptions, seed: int, se
         def _on_step(self) -> bool:
             going_on = super()._on_step()
             if self.eval_freq > 0 and self.n_calls % self.eval_freq == 0:
+                start = time.perf_counter()
                 trial.report(float(self.last_mean_reward), report_step(seed_index, self.n_calls // self.eval_freq))
-                if trial.should_prune():
+                prune = trial.should_prune()
+                timings["optuna_s"] = timings.get("optuna_s", 0.0) + time.perf_counter() - start
+                if prune:
                     raise optuna.TrialPruned(f"pruned at {self.num_timesteps} steps of seed {seed}")
             return going_on
 
@@ -342,7 +361,7 @@ class Heartbeat:
 
 
 def train_seed(params: dict[str, Any], seed: int, index: int, trial: Any, options: TuneOptions, budget: int,
-               folder: Path) -> float:
+               folder: Path, timings: dict[str, float]) -> float:
     """One run of a trial (through :func:`zoo.train.train`); returns its final evaluation's mean return."""
     from zoo.config import load_hyperparams
     from zoo.train import TrainOptions, train
@@ -350,7 +369,7 @@ def train_seed(params: dict[str, Any], seed: int, index: int, trial: Any, option
     overrides = {**params, "n_timesteps": budget}
     hp = load_hyperparams(options.algo, options.env_id, options.conf_file, overrides)
     eval_freq = max(budget // options.n_evaluations, 1)
-    callback = make_trial_callback(trial, hp, options, seed, index, eval_freq)
+    callback = make_trial_callback(trial, hp, options, seed, index, eval_freq, timings)
     result = train(TrainOptions(
         algo=options.algo, env_id=options.env_id, log_folder=str(folder / f"seed_{seed}"), n_timesteps=budget,
         seed=seed, eval_freq=-1, eval_episodes=options.eval_episodes, save_freq=-1, hyperparams=params,
@@ -366,14 +385,15 @@ def objective(trial: Any, options: TuneOptions, budget: int) -> tuple[float, dic
     params = SEARCH_SPACES[options.algo](trial)
     trial.set_user_attr("hyperparams", params)
     folder = study_folder(options) / "trials" / f"trial_{trial.number}"
-    scores, train_s = [], 0.0
+    scores, train_s, timings = [], 0.0, {"optuna_s": 0.0}
     for index in range(options.n_seeds):
         start = time.perf_counter()
         try:
-            scores.append(train_seed(params, index, index, trial, options, budget, folder))
+            scores.append(train_seed(params, index, index, trial, options, budget, folder, timings))
         finally:
             train_s += time.perf_counter() - start
-            trial.set_user_attr("train_s", train_s)
+            trial.set_user_attr("train_s", train_s)  # includes the pruner's calls, also given apart:
+            trial.set_user_attr("optuna_in_train_s", timings["optuna_s"])
     trial.set_user_attr("seed_scores", scores)
     return float(np.median(scores)), params
 
@@ -384,7 +404,6 @@ def run_trials(options: TuneOptions, n_trials: int, worker: int = 0) -> dict[str
     from optuna.trial import TrialState
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study, storage, url = load_study(options, worker)
     budget = budget_of(options)
     start, made, failures = time.monotonic(), [], 0

@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers, ray_address=args.ray_address, eval_episodes=args.eval_episodes,
         eval_points=args.eval_points, org=args.org, progress=not args.quiet,
     )
-    command = "zoo " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if Path(sys.argv[0]).name == "zoo" else ""
-    results = benchmark(options, command=command or "zoo benchmark")
+    command = "zoo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    results = benchmark(options, command=command)
     print(Path(args.folder, "results.md").read_text())
     print(f"{results['ran']} runs made, {results['skipped_finished']} finished earlier; "
           f"results in {Path(args.folder, 'results.json')}, plots in {Path(args.folder, 'plots')}")
