@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -55,10 +56,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--storages", nargs="+", choices=("journal", "sqlite"), default=["journal", "sqlite"])
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as folder:
-        for storage in (None, f"sqlite:///{folder}/study.db"):
+        urls = {"journal": None, "sqlite": f"sqlite:///{folder}/study.db"}
+        for storage in (urls[name] for name in args.storages):
             result = measure(storage, folder + f"/{len(results)}", args.trials, args.steps)
             results.append(result)
             for row in result["trials"]:
@@ -66,7 +69,7 @@ def main() -> None:
                       f"of which training {row['train_s']:.1f} s")
             print(f"{result['storage']}: worker {result['worker_s']:.1f} s, training {result['train_s']:.1f} s: overhead "
                   f"{result['overhead_per_trial_s'] * 1000:.0f} ms per trial = {result['overhead_pct']:.2f}% (goal < 2%)")
-    summary = {"steps": args.steps, "load_after": os.getloadavg(), "storages": results, "goal_pct": 2.0}
+    summary = {"steps": args.steps, "command": "python benchmarks/zoo_tune_overhead.py " + " ".join(sys.argv[1:]), "load_after": os.getloadavg(), "storages": results, "goal_pct": 2.0}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "zoo_tune_overhead.json").write_text(json.dumps(summary, indent=1) + "\n")
 

@@ -265,6 +265,7 @@ def run_one(spec: RunSpec, options: BenchmarkOptions) -> dict[str, Any]:
     return {
         "algo": spec.algo, "env_id": spec.env_id, "seed": spec.seed, "family": family_of(spec.algo),
         "run_folder": str(run_folder), "figures": _plain(figures), "env_steps": int(model.num_timesteps),
+        "n_timesteps_option": options.n_timesteps,
         "wall_clock_s": round(trained, 3), "resumed": resumed, "hardware": hardware(), "host": platform.node(),
         "zoo": zoo_version(), "eval_curve": write_curve_json(read_evaluations(run_folder, monitor)),
     }
@@ -278,8 +279,37 @@ def _plain(figures: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- running the matrix
 
 
+_IN_A_RUN = False
+
+
+def _interrupt_a_run(signum: int, frame: Any) -> None:
+    """Ctrl-C in a pool worker: a run saves a checkpoint and stops (``TrainingInterrupted``); an idle worker
+    waits for the pool to shut down instead of dying (which would break the pool)."""
+    if _IN_A_RUN:
+        raise KeyboardInterrupt
+
+
 def _pool_initializer() -> None:
+    """One thread per worker; Ctrl-C as above; the worker ends with the benchmark's process (Linux)."""
+    import signal
+
     os.environ["OMP_NUM_THREADS"] = "1"
+    signal.signal(signal.SIGINT, _interrupt_a_run)
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _run_in_pool(spec: RunSpec, options: BenchmarkOptions) -> dict[str, Any]:
+    global _IN_A_RUN
+    _IN_A_RUN = True
+    try:
+        return run_one(spec, options)
+    finally:
+        _IN_A_RUN = False
 
 
 def run_local(todo: list[RunSpec], options: BenchmarkOptions) -> Iterator[dict[str, Any]]:
@@ -293,15 +323,13 @@ def run_local(todo: list[RunSpec], options: BenchmarkOptions) -> Iterator[dict[s
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_initializer) as pool:
-        futures = [pool.submit(run_one, spec, options) for spec in todo]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_initializer)
+    try:
+        futures = [pool.submit(_run_in_pool, spec, options) for spec in todo]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:  # on Ctrl-C the runs in progress save a checkpoint; runs not started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def start_ray(address: str, num_cpus: int | None = None) -> None:
@@ -359,6 +387,10 @@ def benchmark(options: BenchmarkOptions, command: str = "") -> dict[str, Any]:
     specs = matrix(pairs, options.seeds)
     Path(options.folder).mkdir(parents=True, exist_ok=True)
     done = {spec: record for spec in specs if (record := read_record(options.folder, spec)) is not None}
+    for record in done.values():
+        if record.get("n_timesteps_option", options.n_timesteps) != options.n_timesteps:
+            raise ZooError(f"{options.folder} holds runs made with -n {record['n_timesteps_option']}, not "
+                           f"{options.n_timesteps}; pass the same -n or another -f")
     todo = [spec for spec in specs if spec not in done]
     bar = tqdm(total=len(specs), initial=len(done), unit="run", disable=not options.progress, desc="benchmark")
     start = time.perf_counter()
