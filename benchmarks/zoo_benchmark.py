@@ -2,8 +2,8 @@
 
 Both go through :func:`zoo.benchmark.benchmark` in the same run of this script, each into a fresh folder:
 the same 4 runs (``--algos`` x seeds 0..1 on CartPole-v1, ``-n`` steps each) with ``workers=1`` (in this
-process, one after the other: no process start-up to pay) and with the pool (``workers=2``: two spawned
-processes, whose start-up and imports are included). The order alternates over ``--repeats`` rounds so that a
+process, one after the other: no process start-up to pay) and with the pool (``workers=2``: two forked
+processes, whose start-up is included). The order alternates over ``--repeats`` rounds so that a
 change of the machine's load hits both. The goal: pool / one-after-the-other <= 0.6.
 
     python benchmarks/zoo_benchmark.py [--steps 30000] [--repeats 2]

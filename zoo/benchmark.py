@@ -262,6 +262,8 @@ def run_one(spec: RunSpec, options: BenchmarkOptions) -> dict[str, Any]:
     trained = time.perf_counter() - start
     figures = final_figures(model, run_folder, spec, options.eval_episodes)
     monitor = read_monitor(run_folder)
+    if resumed and len(monitor.seconds):  # the legs' training time together, from the Monitor files' clock
+        trained = max(float(monitor.seconds[-1]), trained)
     return {
         "algo": spec.algo, "env_id": spec.env_id, "seed": spec.seed, "family": family_of(spec.algo),
         "run_folder": str(run_folder), "figures": _plain(figures), "env_steps": int(model.num_timesteps),
@@ -322,7 +324,9 @@ def run_local(todo: list[RunSpec], options: BenchmarkOptions) -> Iterator[dict[s
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    context = multiprocessing.get_context("spawn")
+    # fork: the workers start with this process's imports (torch, SB3) instead of importing them again,
+    # which on a busy 2-core machine takes as long as a short run; spawn where fork is missing.
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_initializer)
     try:
         futures = [pool.submit(_run_in_pool, spec, options) for spec in todo]

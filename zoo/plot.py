@@ -39,7 +39,8 @@ def read_monitor(run_folder: str | Path) -> Curve:
     """Training episodes of all the run's Monitor files, in the order they ended.
 
     ``steps`` counts the env steps of every env up to the end of each episode (episodes of parallel envs
-    interleave by their end time).
+    interleave by their end time). A resumed run appends to its Monitor files with a clock starting again
+    at 0; its times are shifted to follow the earlier leg's, so ``seconds`` is the training time so far.
     """
     files = sorted((Path(run_folder) / "monitor").glob("*.monitor.csv"))
     rows: list[tuple[float, int, float]] = []
@@ -48,11 +49,16 @@ def read_monitor(run_folder: str | Path) -> Curve:
             first = handle.readline()
             if not first.startswith("#"):
                 handle.seek(0)
+            offset, last = 0.0, 0.0
             for row in csv.DictReader(handle):
                 try:
-                    rows.append((float(row["t"]), int(float(row["l"])), float(row["r"])))
+                    t, length, ret = float(row["t"]), int(float(row["l"])), float(row["r"])
                 except (KeyError, TypeError, ValueError):
-                    continue  # a line cut short by a kill
+                    continue  # a line cut short by a kill, or the header a resumed leg wrote
+                if t + offset < last:
+                    offset = last
+                last = t + offset
+                rows.append((last, length, ret))
     rows.sort(key=lambda item: item[0])
     if not rows:
         return Curve(np.zeros(0), np.zeros(0), np.zeros(0))
