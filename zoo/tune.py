@@ -438,6 +438,9 @@ def run_trials(options: TuneOptions, n_trials: int, worker: int = 0) -> dict[str
             except (ZooError, ValueError, TypeError, AssertionError, RuntimeError) as failure:
                 state, error = TrialState.FAIL, f"{type(failure).__name__}: {failure}"
                 trial.set_user_attr("error", error)
+            except BaseException:  # Ctrl-C or a bug: the trial is failed (not counted), then the error goes on
+                study.tell(trial, state=TrialState.FAIL)
+                raise
         trial.set_user_attr("trial_s", time.perf_counter() - began)
         study.tell(trial, value, state=state)
         made.append(trial.number)
