@@ -47,7 +47,12 @@ def run(args: argparse.Namespace) -> int:
         eval_points=args.eval_points, org=args.org, progress=not args.quiet,
     )
     command = "zoo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    results = benchmark(options, command=command)
+    try:
+        results = benchmark(options, command=command)
+    except KeyboardInterrupt:
+        print(f"zoo benchmark: interrupted (runs in progress saved a checkpoint); continue with: {command}",
+              file=sys.stderr)
+        return 130
     print(Path(args.folder, "results.md").read_text())
     print(f"{results['ran']} runs made, {results['skipped_finished']} finished earlier; "
           f"results in {Path(args.folder, 'results.json')}, plots in {Path(args.folder, 'plots')}")
