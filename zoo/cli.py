@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("zoo.commands.push", "evaluate an agent and publish it to a Hub repository"),
     "pull": ("zoo.commands.pull", "download an agent from the Hub into a run folder"),
     "play": ("zoo.commands.play", "play a turn-based PettingZoo game against an agent in the terminal"),
+    "benchmark": ("zoo.commands.benchmark", "train algorithms x envs x seeds; results table and plots"),
+    "tune": ("zoo.commands.tune", "tune hyperparameters with Optuna (local, PostgreSQL, Ray)"),
+    "plot": ("zoo.commands.plot", "learning curves of run folders"),
 }
 #: subcommands that read downloaded files, and so take ``--max-entries`` (the bound on sizes a download claims)
 READS_DOWNLOADS = ("enjoy", "pull", "train", "push")

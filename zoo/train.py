@@ -56,6 +56,8 @@ class TrainOptions:
     :param tensorboard_log: TensorBoard log folder, or ``None``
     :param verbose: 0 quiet, 1 SB3's training logs
     :param num_threads: torch CPU threads (small networks train fastest on one; <= 0 keeps torch's default)
+    :param callbacks: more SB3 callbacks, after the zoo's own (library use, e.g. ``zoo tune``'s pruning
+        evaluations); not recorded in ``args.yml``
     """
 
     algo: str
@@ -76,6 +78,7 @@ class TrainOptions:
     tensorboard_log: str | None = None
     verbose: int = 1
     num_threads: int = 1
+    callbacks: list[BaseCallback] = field(default_factory=list)
 
 
 @dataclass
@@ -327,7 +330,7 @@ def make_callbacks(hp: Hyperparams, options: TrainOptions, run_folder: Path, eva
     callbacks.append(RunCheckpoints(run_folder, max(save_freq, 0), get_spec(options.algo).off_policy, options.verbose))
     for path, kwargs in hp.callbacks:
         callbacks.append(resolve_name(path, f"{hp.source}: {hp.env_id}: callback")(**kwargs))
-    return callbacks
+    return callbacks + list(options.callbacks)
 
 
 def _restore_evaluations(callback: EvalCallback, run_folder: Path) -> None:
@@ -407,7 +410,8 @@ def train(options: TrainOptions) -> TrainResult:
     run_folder = runs.new_run_folder(options.log_folder, spec.name, options.env_id)
     envs: list[VecEnv] = []
     try:
-        runs.write_yaml(run_folder / "args.yml", {**dataclasses.asdict(options), "algo": spec.name, "seed": seed})
+        recorded = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name != "callbacks"}
+        runs.write_yaml(run_folder / "args.yml", {**recorded, "algo": spec.name, "seed": seed})
         runs.write_yaml(run_folder / "config.yml", to_plain(hp.raw))
         runs.write_yaml(run_folder / "env_kwargs.yml", to_plain(options.env_kwargs))
         envs.append(make_train_env(hp, options, run_folder, seed))
