@@ -12,7 +12,8 @@
 =====================================  ===============================================================
 
 :func:`multiagent_env_ids` lists them (``zoo/envs/__init__.py`` registers them with gymnasium);
-:func:`make_mpe2` and :func:`make_lbforaging` are their entry points. An unknown scenario, task or keyword
+:func:`make_mpe2` and :func:`make_lbforaging` are their entry points, :func:`make_multiagent` makes one by
+its id without the registry. An unknown scenario, task or keyword
 is refused with one line naming the nearest valid ones.
 """
 
@@ -138,3 +139,16 @@ def make_lbforaging(task: str, **kwargs: Any) -> MultiAgentEnv:
     except (AssertionError, TypeError, ValueError) as error:
         raise ZooError(f"lbforaging task {task} refuses env kwargs {kwargs}: {error}") from None
     return MultiAgentEnv(env, name=task)
+
+
+def make_multiagent(env_id: str, **kwargs: Any) -> MultiAgentEnv:
+    """An ``mpe2/...`` or ``lbforaging/...`` env by its id, without gymnasium's registry (for the agents layer).
+
+    :param env_id: the env id
+    :param kwargs: the scenario's or task's keyword arguments
+    """
+    if env_id.startswith(MPE2_PREFIX):
+        return make_mpe2(env_id[len(MPE2_PREFIX):], **kwargs)
+    if env_id.startswith(LBF_PREFIX):
+        return make_lbforaging(env_id[len(LBF_PREFIX):], **kwargs)
+    raise ZooError(f"{env_id!r} is not a multi-agent env id; they start with {MPE2_PREFIX} or {LBF_PREFIX}")
