@@ -327,8 +327,18 @@ class MultiAgentEnv(gym.Env):
                 f"{self.name}: its agents' action spaces are {', '.join(names)}; the multi-agent adapter takes "
                 "agents that all have Discrete or all have Box actions"
             )
-        self._obs_offsets = np.cumsum([0, *self.obs_sizes])
-        self._act_offsets = np.cumsum([0, *self.action_sizes])
+        self._act_slices = [slice(int(a), int(b)) for a, b in zip(np.cumsum([0, *self.action_sizes])[:-1],
+                                                                   np.cumsum(self.action_sizes))]
+        self._all_box_obs = all(isinstance(spec.obs_space, spaces.Box) and spec.obs_key is None for spec in self._agents)
+        if not self.discrete:  # the joint [-1, 1] -> each agent's [low, high], on the whole joint vector at once
+            finite = [spec.low is not None for spec in self._agents]
+            self._act_low = np.concatenate([spec.low if spec.low is not None else np.zeros(n, np.float32)
+                                            for spec, n in zip(self._agents, self.action_sizes)])
+            self._act_half_range = np.concatenate([0.5 * (spec.high - spec.low) if spec.low is not None
+                                                   else np.zeros(n, np.float32) for spec, n in zip(self._agents, self.action_sizes)])
+            self._act_rescaled = np.concatenate([np.full(n, f) for f, n in zip(finite, self.action_sizes)])
+            self._act_plain_shape = [spec.action_space.shape == (n,) and spec.action_space.dtype == np.float32
+                                     for spec, n in zip(self._agents, self.action_sizes)]
 
         # the global state
         self._use_env_state = bool(use_env_state) and callable(getattr(par, "state", None))
@@ -350,8 +360,8 @@ class MultiAgentEnv(gym.Env):
             has_action_masks=bool(self._has_masks and self.discrete),
             name=self.name,
         )
-        self._active = np.ones(len(self.agent_ids), dtype=bool)
-        self._terminated = np.zeros(len(self.agent_ids), dtype=bool)
+        self._active = [True] * len(self.agent_ids)
+        self._terminated = [False] * len(self.agent_ids)
         self._last_masks: np.ndarray | None = None
 
     # ------------------------------------------------------------------ spaces
@@ -370,6 +380,8 @@ class MultiAgentEnv(gym.Env):
 
     # ------------------------------------------------------------------ conversions
     def _joint_obs(self, obs: dict[str, Any]) -> np.ndarray:
+        if self._all_box_obs and all(self._active) and len(obs) == len(self.agent_ids):  # the common case, fast
+            return np.concatenate([np.asarray(obs[agent], dtype=np.float32).ravel() for agent in self.agent_ids])
         parts = []
         for i, (agent, spec) in enumerate(zip(self.agent_ids, self._agents)):
             if agent in obs and self._active[i]:
@@ -384,18 +396,15 @@ class MultiAgentEnv(gym.Env):
 
     def _agent_actions(self, action: np.ndarray) -> dict[str, Any]:
         action = np.asarray(action)
+        if self.discrete:
+            return {agent: int(a) + start for agent, a, start, active
+                    in zip(self.agent_ids, action.tolist(), self._action_starts, self._active) if active}
+        joint = action.astype(np.float32)
+        joint = np.where(self._act_rescaled, self._act_low + (np.clip(joint, -1.0, 1.0) + 1.0) * self._act_half_range, joint)
         actions: dict[str, Any] = {}
-        live = set(self.parallel_env.agents)
-        for i, (agent, spec) in enumerate(zip(self.agent_ids, self._agents)):
-            if agent not in live:
-                continue
-            if self.discrete:
-                actions[agent] = int(action[i]) + self._action_starts[i]
-            else:
-                part = action[self._act_offsets[i] : self._act_offsets[i + 1]].astype(np.float32)
-                if spec.low is not None:
-                    part = spec.low + (np.clip(part, -1.0, 1.0) + 1.0) * 0.5 * (spec.high - spec.low)
-                actions[agent] = part.reshape(spec.action_space.shape).astype(spec.action_space.dtype)
+        for agent, spec, part, plain, active in zip(self.agent_ids, self._agents, self._act_slices, self._act_plain_shape, self._active):
+            if active:
+                actions[agent] = joint[part] if plain else joint[part].reshape(spec.action_space.shape).astype(spec.action_space.dtype)
         return actions
 
     def _masks(self, obs: dict[str, Any], infos: dict[str, Any]) -> np.ndarray | None:
@@ -418,8 +427,8 @@ class MultiAgentEnv(gym.Env):
     def _info(self, joint_obs: np.ndarray, rewards: np.ndarray, obs: dict[str, Any], infos: dict[str, Any]) -> dict[str, Any]:
         info: dict[str, Any] = {
             "agent_rewards": rewards,
-            "agent_terminated": self._terminated.copy(),
-            "active_agents": self._active.copy(),
+            "agent_terminated": np.array(self._terminated, dtype=bool),
+            "active_agents": np.array(self._active, dtype=bool),
         }
         if self._use_env_state:
             info["state"] = np.asarray(self.parallel_env.state(), dtype=np.float32).ravel()
@@ -435,20 +444,19 @@ class MultiAgentEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         obs, infos = self.parallel_env.reset(seed=seed, options=options)
-        self._active = np.array([agent in self.parallel_env.agents for agent in self.agent_ids], dtype=bool)
-        self._terminated = np.zeros(len(self.agent_ids), dtype=bool)
+        live = set(self.parallel_env.agents)
+        self._active = [agent in live for agent in self.agent_ids]
+        self._terminated = [False] * len(self.agent_ids)
         joint = self._joint_obs(obs)
         return joint, self._info(joint, np.zeros(len(self.agent_ids), dtype=np.float32), obs, infos or {})
 
     def step(self, action: np.ndarray):
         obs, rewards, terminations, truncations, infos = self.parallel_env.step(self._agent_actions(action))
-        agent_rewards = np.array([float(rewards.get(agent, 0.0)) if self._active[i] else 0.0
-                                  for i, agent in enumerate(self.agent_ids)], dtype=np.float32)
+        agent_rewards = np.array([float(rewards.get(agent, 0.0)) if active else 0.0
+                                  for agent, active in zip(self.agent_ids, self._active)], dtype=np.float32)
         ended_by_termination = False
         for i, agent in enumerate(self.agent_ids):
-            if not self._active[i]:
-                continue
-            if terminations.get(agent, False):
+            if self._active[i] and terminations.get(agent, False):
                 self._terminated[i] = True
                 ended_by_termination = True
         joint = self._joint_obs(obs)  # before updating who is active: the last observation of a leaving agent counts
@@ -456,7 +464,7 @@ class MultiAgentEnv(gym.Env):
         for i, agent in enumerate(self.agent_ids):
             if self._active[i] and (terminations.get(agent, False) or truncations.get(agent, False) or agent not in live):
                 self._active[i] = False
-        episode_over = not self._active.any()
+        episode_over = not any(self._active)
         terminated = episode_over and ended_by_termination
         truncated = episode_over and not ended_by_termination
         info = self._info(joint, agent_rewards, obs, infos or {})
