@@ -67,16 +67,19 @@ def test_heterogeneous_agents_and_lbforaging() -> None:
     assert lbf.multiagent["agent_ids"] == ["agent_0", "agent_1"]
 
 
-def test_batched_update_equals_the_per_agent_loop_of_the_notes() -> None:
-    model = MADDPG("MlpPolicy", simple_speaker_listener_v4.parallel_env(continuous_actions=True), seed=1,
+@pytest.mark.parametrize("make", [simple_speaker_listener_v4.parallel_env, lambda **kw: simple_spread_v3.parallel_env(N=2, **kw)],
+                         ids=["heterogeneous", "homogeneous"])
+def test_batched_update_equals_the_per_agent_loop_of_the_notes(make) -> None:
+    model = MADDPG("MlpPolicy", make(continuous_actions=True), seed=1,
                    learning_starts=0, batch_size=64, max_grad_norm=None, action_reg=0.0, learning_rate=1e-3)
     policy = model.policy
+    n_obs, n_act = model.observation_space.shape[0], model.action_space.shape[0]
     loop = split_networks(policy, lr=1e-3)
     rng = np.random.default_rng(0)
     batch = 64
-    obs = th.as_tensor(rng.normal(size=(batch, 14)), dtype=th.float32)
-    next_obs = th.as_tensor(rng.normal(size=(batch, 14)), dtype=th.float32)
-    actions = th.as_tensor(rng.uniform(-1, 1, size=(batch, 8)), dtype=th.float32)
+    obs = th.as_tensor(rng.normal(size=(batch, n_obs)), dtype=th.float32)
+    next_obs = th.as_tensor(rng.normal(size=(batch, n_obs)), dtype=th.float32)
+    actions = th.as_tensor(rng.uniform(-1, 1, size=(batch, n_act)), dtype=th.float32)
     rewards = th.as_tensor(rng.normal(size=(batch, 2)), dtype=th.float32)  # different per agent
     dones = th.as_tensor(rng.integers(0, 2, size=(batch, 2)), dtype=th.float32)
 

@@ -121,6 +121,8 @@ class MADDPGPolicy(BasePolicy):
         self.discrete = spec.discrete
         self.max_obs = max(spec.obs_sizes)
         self.max_act = max(spec.action_sizes)
+        self.same_obs_sizes = len(set(spec.obs_sizes)) == 1
+        self.same_action_sizes = len(set(spec.action_sizes)) == 1
         members = 1 if share_parameters else n
         id_size = n if share_parameters else 0
         joint_size = sum(spec.obs_sizes) + sum(spec.action_sizes)
@@ -164,8 +166,11 @@ class MADDPGPolicy(BasePolicy):
     # ------------------------------------------------------------------ joint <-> per agent
     def agent_obs(self, joint_obs: th.Tensor) -> th.Tensor:
         """``(B, sum obs)`` -> each agent's own observation, padded (and with its id when shared): ``(n, B, ·)``."""
-        padded = F.pad(joint_obs, (0, 1))  # the last column is the zero padding
-        per_agent = padded[:, self.obs_index].transpose(0, 1)  # (n, B, max_obs)
+        if self.same_obs_sizes:  # homogeneous agents: a view, no copy
+            per_agent = joint_obs.view(joint_obs.shape[0], self.n_agents, self.max_obs).transpose(0, 1)
+        else:
+            padded = F.pad(joint_obs, (0, 1))  # the last column is the zero padding
+            per_agent = padded[:, self.obs_index].transpose(0, 1)  # (n, B, max_obs)
         return self._with_ids(per_agent)
 
     def _with_ids(self, x: th.Tensor) -> th.Tensor:
@@ -176,7 +181,8 @@ class MADDPGPolicy(BasePolicy):
     def joint_action(self, agent_actions: th.Tensor) -> th.Tensor:
         """Each agent's (padded) action ``(n, B, max_act)`` -> the joint action ``(B, sum action sizes)``."""
         batch = agent_actions.shape[1]
-        return agent_actions.transpose(0, 1).reshape(batch, -1)[:, self.act_index]
+        joint = agent_actions.transpose(0, 1).reshape(batch, -1)
+        return joint if self.same_action_sizes else joint[:, self.act_index]
 
     def one_hot(self, actions: th.Tensor) -> th.Tensor:
         """Discrete joint actions ``(B, n)`` (integers) -> the one-hot joint action ``(B, sum n_i)``."""
