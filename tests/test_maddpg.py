@@ -140,6 +140,25 @@ def test_callbacks_save_load_and_evaluate_policy(tmp_path) -> None:
     assert np.isfinite(mean) and mean < 0
     with_env.learn(40, reset_num_timesteps=False)  # a loaded model trains on
 
+    # the Hub's pickle-free loader: JSON data, policy_aliases, weights_only state dicts
+    from hub.safe_load import load_sb3_zip
+
+    safe = load_sb3_zip(path, MADDPG)
+    assert safe.multiagent == model.multiagent
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], safe.predict(obs, deterministic=True)[0])
+
+
+def test_discrete_model_loads_pickle_free(tmp_path) -> None:
+    from hub.safe_load import load_sb3_zip
+
+    model = small_model(simple_speaker_listener_v4.parallel_env(), policy_kwargs={"share_parameters": True})
+    model.learn(80)
+    model.save(tmp_path / "m.zip")
+    safe = load_sb3_zip(tmp_path / "m.zip", MADDPG)
+    obs = np.stack([model.env.reset()[0] for _ in range(4)])
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], safe.predict(obs, deterministic=True)[0])
+    assert safe.policy.share_parameters and safe.multiagent["action_sizes"] == [3, 5]
+
 
 def test_evaluation_hook_reports_team_then_each_agent() -> None:
     model = small_model(simple_spread_v3.parallel_env(N=2))

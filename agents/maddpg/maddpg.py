@@ -143,6 +143,8 @@ class MADDPG(OffPolicyAlgorithm):
         0.5 as in the authors' code)
     :param action_reg: weight of the penalty on the actors' pre-activation outputs (squared mean)
     :param gumbel_temperature: temperature of the Gumbel-softmax of discrete actions
+    :param multiagent: the agents' structure (:class:`~agents.multiagent.adapter.MultiAgentSpec` as a dict);
+        read from the env when there is one, needed only to build the networks without an env (loading)
     :param policy_kwargs: extra arguments of the policy (``net_arch``, ``activation_fn``,
         ``share_parameters``: one actor and one critic with an agent-id input for all agents)
     :param stats_window_size: episodes averaged in the logged statistics
@@ -175,6 +177,7 @@ class MADDPG(OffPolicyAlgorithm):
         max_grad_norm: float | None = 0.5,
         action_reg: float = 1e-3,
         gumbel_temperature: float = 1.0,
+        multiagent: dict[str, Any] | None = None,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -200,9 +203,7 @@ class MADDPG(OffPolicyAlgorithm):
         self.action_reg = action_reg
         self.gumbel_temperature = gumbel_temperature
         #: the agents' structure (MultiAgentSpec as a dict): plain data, saved in the checkpoint
-        self.multiagent: dict[str, Any] | None = None
-        if self.env is not None:
-            self.multiagent = self._read_multiagent(self.env)
+        self.multiagent: dict[str, Any] | None = self._read_multiagent(self.env) if self.env is not None else multiagent
         if _init_setup_model:
             self._setup_model()
 
@@ -229,12 +230,14 @@ class MADDPG(OffPolicyAlgorithm):
                            f"{self.multiagent['name']} has unbounded ones")
         if self.replay_buffer_class is None:
             self.replay_buffer_class = MultiAgentReplayBuffer
-        self.replay_buffer_kwargs = {"n_agents": len(self.multiagent["agent_ids"]), **self.replay_buffer_kwargs}
-        self.policy_kwargs = {"multiagent": self.multiagent, **self.policy_kwargs}
+        # the structure goes to the buffer and the policy, but is saved once, on its own, as plain data
+        user_buffer_kwargs, user_policy_kwargs = self.replay_buffer_kwargs, self.policy_kwargs
+        self.replay_buffer_kwargs = {"n_agents": len(self.multiagent["agent_ids"]), **user_buffer_kwargs}
+        self.policy_kwargs = {"multiagent": self.multiagent, **user_policy_kwargs}
         try:
             super()._setup_model()
         finally:
-            self.policy_kwargs.pop("multiagent")  # saved on its own, as plain data
+            self.replay_buffer_kwargs, self.policy_kwargs = user_buffer_kwargs, user_policy_kwargs
         self.actor, self.critic = self.policy.actor, self.policy.critic
         self.actor_target, self.critic_target = self.policy.actor_target, self.policy.critic_target
 
