@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -188,24 +185,22 @@ def test_bad_envs_are_refused_in_one_line() -> None:
         MADDPG("MlpPolicy", make_vec_env("Pendulum-v1"))
 
 
-def zoo(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+def test_zoo_train_then_enjoy_round_trip(tmp_path, capsys) -> None:
+    from zoo.cli import main  # the command line's entry point, in this process (no second torch import)
 
-
-def test_zoo_train_then_enjoy_round_trip(tmp_path) -> None:
     logs = tmp_path / "logs"
-    result = zoo("train", "--algo", "maddpg", "--env", "mpe2/simple_spread_v3", "-n", "300", "--seed", "2",
-                 "-f", str(logs), "--eval-freq", "150", "--eval-episodes", "2", "-q",
+    assert main(["train", "--algo", "maddpg", "--env", "mpe2/simple_spread_v3", "-n", "200", "--seed", "2",
+                 "-f", str(logs), "--eval-freq", "100", "--eval-episodes", "2", "-q",
                  "--env-kwargs", "N=2", "continuous_actions=True",
-                 "--hyperparams", "learning_starts=50", "batch_size=32", "train_freq=10")
-    assert result.returncode == 0, result.stderr
+                 "--hyperparams", "learning_starts=50", "batch_size=32", "train_freq=10"]) == 0
     run = logs / "maddpg" / "mpe2-simple_spread_v3_1"
+    assert f"Saved to {run}" in capsys.readouterr().out
     assert (run / "mpe2-simple_spread_v3.zip").is_file() and (run / "best_model.zip").is_file()
     loaded = MADDPG.load(run / "mpe2-simple_spread_v3.zip")
     assert loaded.multiagent["agent_ids"] == ["agent_0", "agent_1"] and not loaded.multiagent["discrete"]
-    result = zoo("enjoy", "--algo", "maddpg", "--env", "mpe2/simple_spread_v3", "-f", str(logs), "-n", "60", "--no-render")
-    assert result.returncode == 0, result.stderr
-    assert "episodes, mean return" in result.stdout
+    assert main(["enjoy", "--algo", "maddpg", "--env", "mpe2/simple_spread_v3", "-f", str(logs), "-n", "60", "--no-render"]) == 0
+    out = capsys.readouterr().out
+    assert "from " + str(run / "mpe2-simple_spread_v3.zip") in out and "episodes, mean return" in out
 
 
 def test_zoo_refuses_a_misspelt_scenario_or_kwarg_in_one_line(capsys) -> None:
