@@ -234,3 +234,23 @@ def test_ppo_learns_on_the_adapted_env_through_a_vec_env() -> None:
     model = PPO("MlpPolicy", venv, n_steps=50, batch_size=50, n_epochs=1, seed=0)
     model.learn(200)
     assert model.num_timesteps >= 200
+
+
+class _BoxEnv(_LeavingEnv):
+    """Agent a acts in [0, 1]^2, agent b in an unbounded box of shape (1, 2); the actions they get are kept."""
+
+    def action_space(self, agent):
+        return spaces.Box(0.0, 1.0, (2,), np.float32) if agent == "a" else spaces.Box(-np.inf, np.inf, (1, 2), np.float32)
+
+    def step(self, actions):
+        self.received = actions
+        return super().step({a: 0 for a in actions})
+
+
+def test_continuous_actions_are_mapped_to_each_agents_bounds() -> None:
+    env = MultiAgentEnv(_BoxEnv())
+    np.testing.assert_array_equal(env.action_space.low, [-1, -1, -np.inf, -np.inf])
+    env.reset(seed=0)
+    env.step(np.array([-1.0, 0.5, 7.0, -3.0], dtype=np.float32))
+    np.testing.assert_allclose(env.parallel_env.received["a"], [0.0, 0.75])
+    np.testing.assert_array_equal(env.parallel_env.received["b"], [[7.0, -3.0]])

@@ -327,18 +327,19 @@ class MultiAgentEnv(gym.Env):
                 f"{self.name}: its agents' action spaces are {', '.join(names)}; the multi-agent adapter takes "
                 "agents that all have Discrete or all have Box actions"
             )
-        self._act_slices = [slice(int(a), int(b)) for a, b in zip(np.cumsum([0, *self.action_sizes])[:-1],
-                                                                   np.cumsum(self.action_sizes))]
-        self._all_box_obs = all(isinstance(spec.obs_space, spaces.Box) and spec.obs_key is None for spec in self._agents)
+        ends = np.cumsum(self.action_sizes)
+        self._act_slices = [slice(int(end - n), int(end)) for end, n in zip(ends, self.action_sizes)]
+        self._all_box_obs = all(isinstance(s.obs_space, spaces.Box) and s.obs_key is None for s in self._agents)
         if not self.discrete:  # the joint [-1, 1] -> each agent's [low, high], on the whole joint vector at once
-            finite = [spec.low is not None for spec in self._agents]
-            self._act_low = np.concatenate([spec.low if spec.low is not None else np.zeros(n, np.float32)
-                                            for spec, n in zip(self._agents, self.action_sizes)])
-            self._act_half_range = np.concatenate([0.5 * (spec.high - spec.low) if spec.low is not None
-                                                   else np.zeros(n, np.float32) for spec, n in zip(self._agents, self.action_sizes)])
-            self._act_rescaled = np.concatenate([np.full(n, f) for f, n in zip(finite, self.action_sizes)])
-            self._act_plain_shape = [spec.action_space.shape == (n,) and spec.action_space.dtype == np.float32
-                                     for spec, n in zip(self._agents, self.action_sizes)]
+            lows, half_ranges, rescaled, self._act_plain = [], [], [], []
+            for spec, n in zip(self._agents, self.action_sizes):
+                bounded = spec.low is not None
+                lows.append(spec.low if bounded else np.zeros(n, np.float32))
+                half_ranges.append(0.5 * (spec.high - spec.low) if bounded else np.zeros(n, np.float32))
+                rescaled.append(np.full(n, bounded))
+                self._act_plain.append(spec.action_space.shape == (n,) and spec.action_space.dtype == np.float32)
+            self._act_low, self._act_half_range = np.concatenate(lows), np.concatenate(half_ranges)
+            self._act_rescaled = np.concatenate(rescaled)
 
         # the global state
         self._use_env_state = bool(use_env_state) and callable(getattr(par, "state", None))
@@ -349,7 +350,8 @@ class MultiAgentEnv(gym.Env):
                 state_size = int(spaces.flatdim(state_space))
             else:
                 self._use_env_state = False
-        self._has_masks = any(spec.obs_key is not None for spec in self._agents) or isinstance(par, TupleGymParallelEnv) and par._lbf
+        self._has_masks = (any(spec.obs_key is not None for spec in self._agents)
+                           or (isinstance(par, TupleGymParallelEnv) and par._lbf))
         self._max_actions = max(self.action_sizes) if self.discrete else 0
         self.multiagent_spec = MultiAgentSpec(
             agent_ids=list(self.agent_ids),
@@ -400,11 +402,13 @@ class MultiAgentEnv(gym.Env):
             return {agent: int(a) + start for agent, a, start, active
                     in zip(self.agent_ids, action.tolist(), self._action_starts, self._active) if active}
         joint = action.astype(np.float32)
-        joint = np.where(self._act_rescaled, self._act_low + (np.clip(joint, -1.0, 1.0) + 1.0) * self._act_half_range, joint)
+        scaled = self._act_low + (np.clip(joint, -1.0, 1.0) + 1.0) * self._act_half_range
+        joint = np.where(self._act_rescaled, scaled, joint)
         actions: dict[str, Any] = {}
-        for agent, spec, part, plain, active in zip(self.agent_ids, self._agents, self._act_slices, self._act_plain_shape, self._active):
-            if active:
-                actions[agent] = joint[part] if plain else joint[part].reshape(spec.action_space.shape).astype(spec.action_space.dtype)
+        for i, (agent, spec, part) in enumerate(zip(self.agent_ids, self._agents, self._act_slices)):
+            if self._active[i]:
+                box = spec.action_space
+                actions[agent] = joint[part] if self._act_plain[i] else joint[part].reshape(box.shape).astype(box.dtype)
         return actions
 
     def _masks(self, obs: dict[str, Any], infos: dict[str, Any]) -> np.ndarray | None:
