@@ -276,9 +276,11 @@ class MADDPG(OffPolicyAlgorithm):
                 own = th.tanh(raw)
                 penalty = raw.pow(2).mean()
             mixed = th.where(policy.own_slot, policy.joint_action(own).unsqueeze(0), joint_actions.unsqueeze(0))
+            self.critic.requires_grad_(False)  # the actor loss differentiates through the critics, not into them
             actor_loss = -policy.critic_values(data.observations, mixed).mean(dim=0).sum() + self.action_reg * penalty
             self.actor.optimizer.zero_grad()
             actor_loss.backward()
+            self.critic.requires_grad_(True)
             if self.max_grad_norm is not None:
                 clip_grad_norm_per_member(self.actor, self.max_grad_norm)
             self.actor.optimizer.step()
