@@ -212,3 +212,21 @@ def test_zoo_refuses_a_misspelt_scenario_or_kwarg_in_one_line(capsys) -> None:
                  "--env-kwargs", "local_ration=0.5"]) == 2
     err = capsys.readouterr().err
     assert "did you mean local_ratio" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_every_shipped_config_entry_builds_a_model(continuous: bool) -> None:
+    from zoo.config import config_path, configured_envs, load_hyperparams, make_action_noise
+    from zoo.envs.factory import create_env
+
+    entries = configured_envs(config_path("maddpg"))
+    assert {"mpe2/simple_spread_v3", "mpe2/simple_speaker_listener_v4", "mpe2/simple_adversary_v3"} <= set(entries)
+    for env_id in entries:
+        hp = load_hyperparams("maddpg", env_id, overrides={"buffer_size": 1000})
+        env = create_env(env_id, 1, hyperparams=hp.raw, env_kwargs={"continuous_actions": continuous})
+        kwargs = dict(hp.algo_kwargs)
+        if hp.action_noise is not None:
+            kwargs["action_noise"] = make_action_noise(hp.action_noise, int(np.prod(env.action_space.shape)))
+        model = MADDPG(hp.policy, env, **kwargs)
+        assert model.train_freq.frequency == 25 and model.gamma == 0.95
+        env.close()
