@@ -340,6 +340,7 @@ class MultiAgentEnv(gym.Env):
                 self._act_plain.append(spec.action_space.shape == (n,) and spec.action_space.dtype == np.float32)
             self._act_low, self._act_half_range = np.concatenate(lows), np.concatenate(half_ranges)
             self._act_rescaled = np.concatenate(rescaled)
+            self._all_rescaled = bool(self._act_rescaled.all())
 
         # the global state
         self._use_env_state = bool(use_env_state) and callable(getattr(par, "state", None))
@@ -402,8 +403,8 @@ class MultiAgentEnv(gym.Env):
             return {agent: int(a) + start for agent, a, start, active
                     in zip(self.agent_ids, action.tolist(), self._action_starts, self._active) if active}
         joint = action.astype(np.float32)
-        scaled = self._act_low + (np.clip(joint, -1.0, 1.0) + 1.0) * self._act_half_range
-        joint = np.where(self._act_rescaled, scaled, joint)
+        scaled = self._act_low + (np.minimum(np.maximum(joint, -1.0), 1.0) + 1.0) * self._act_half_range
+        joint = scaled if self._all_rescaled else np.where(self._act_rescaled, scaled, joint)
         actions: dict[str, Any] = {}
         for i, (agent, spec, part) in enumerate(zip(self.agent_ids, self._agents, self._act_slices)):
             if self._active[i]:
