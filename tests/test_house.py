@@ -189,3 +189,12 @@ def test_a3c_workers_apply_no_update_after_a_stop():
     model.learn(5000, callback=ConvertCallback(lambda _locals, _globals: False))
     steps = {float(state["step"]) for state in model.policy.optimizer.state.values()}
     assert steps == {1.0}
+
+
+def test_zoo_enjoy_prints_the_familys_own_figures(capsys):
+    from zoo.cli import main
+
+    assert main(["enjoy", "--algo", "qlearning", "--env", "Taxi-v4", "-n", "50", "--no-render", "--n-episodes", "2",
+                 "-f", "/nonexistent-logs"]) == 0
+    out = capsys.readouterr().out
+    assert "exact_mean_reward: 7.93" in out and "optimal_mean_reward: 7.93" in out

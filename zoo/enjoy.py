@@ -125,15 +125,29 @@ def is_gym_env(env_id: str) -> bool:
 
 
 def evaluate_by_hook(agent: Agent, n_episodes: int, deterministic: bool = True, seed: int = 0) -> dict[str, Any]:
-    """The figures of an agent on an env that is not a gymnasium id, from its algorithm's evaluation hook."""
+    """An agent's figures from its algorithm's evaluation hook (:func:`agents.common.evaluation.evaluate_agent`):
+    on a gymnasium env, with envs built as it was trained; on another id (a PettingZoo game), the hook plays it."""
     from agents.common.evaluation import EvaluationRequest, evaluate_agent
+    from zoo.envs.factory import make_env
 
     def no_gym_env() -> Any:
         raise ZooError(f"{agent.env_id} is not a gymnasium env: {agent.algo} has no evaluation hook for it")
 
-    request = EvaluationRequest(agent.env_id, make_vec_env=no_gym_env, make_env=no_gym_env,
-                                n_eval_episodes=n_episodes, deterministic=deterministic, seed=seed)
+    def vec_env() -> VecEnv:
+        return create_env(agent.env_id, 1, hyperparams=agent.hyperparams, env_kwargs=agent.env_kwargs, seed=seed,
+                          wrap_normalize=agent.wrap_normalize, training=False)
+
+    gym_env = is_gym_env(agent.env_id)
+    request = EvaluationRequest(
+        agent.env_id, make_vec_env=vec_env if gym_env else no_gym_env,
+        make_env=(lambda: make_env(agent.env_id, agent.hyperparams, agent.env_kwargs)) if gym_env else no_gym_env,
+        n_eval_episodes=n_episodes, deterministic=deterministic, seed=seed)
     return evaluate_agent(agent.model, request)
+
+
+def has_own_figures(agent: Agent) -> bool:
+    """Whether the agent's algorithm reports figures of its own through the evaluation hook."""
+    return callable(getattr(agent.model, "evaluation_figures", None))
 
 
 def figure_lines(figures: dict[str, Any]) -> list[str]:

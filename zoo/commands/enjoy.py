@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", help="Hub URL (default: $HF_ENDPOINT or huggingface.co)")
     parser.add_argument("-n", "--n-timesteps", type=int, default=1000, help="steps to run (default 1000)")
     parser.add_argument("--n-episodes", type=int, default=20,
-                        help="episodes (games) for an env that is not a gymnasium id, e.g. tictactoe_v3 (default 20)")
+                        help="evaluation episodes (games) for the algorithm's own figures, e.g. per-agent returns, "
+                             "or W/D/L on tictactoe_v3 (default 20)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--deterministic", dest="deterministic", action="store_true", default=True,
                        help="greedy actions (default)")
@@ -36,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from zoo.config import parse_assignments
-    from zoo.enjoy import (can_open_window, evaluate_by_hook, figure_lines, find_agent, is_gym_env, load_hub_agent,
-                           load_run, make_play_env, needs_training, play)
+    from zoo.enjoy import (can_open_window, evaluate_by_hook, figure_lines, find_agent, has_own_figures, is_gym_env,
+                           load_hub_agent, load_run, make_play_env, needs_training, play)
     from zoo.envs.factory import check_env_id
     from zoo.errors import ZooError
     from zoo.train import check_device
@@ -78,4 +79,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"0 episodes finished in {args.n_timesteps} steps (run longer with -n)")
     if args.record:
         print(f"Video written to {args.record}")
+    if has_own_figures(agent):  # the family's own figures (per-agent returns, success rate, exact return ...)
+        print(f"Its algorithm's figures over {args.n_episodes} evaluation episodes:")
+        for line in figure_lines(evaluate_by_hook(agent, args.n_episodes, args.deterministic, args.seed)):
+            print(f"  {line}")
     return 0
