@@ -243,9 +243,6 @@ class PlaNet(BaseAlgorithm):
                 raise ValueError(f"{name} must be at least {least}, got {value}")
         if n_candidates < n_elites:
             raise ValueError(f"n_candidates ({n_candidates}) must be at least n_elites ({n_elites})")
-        action_space = getattr(self, "action_space", None)  # absent while loading
-        if action_space is not None and not np.all(np.isfinite(np.r_[action_space.low, action_space.high])):
-            raise ValueError("PlaNet plans in a bounded action box; the env's action space has infinite bounds")
         self.buffer_size = buffer_size
         self.batch_size = batch_size
         self.sequence_length = sequence_length
