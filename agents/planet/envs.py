@@ -12,10 +12,11 @@ import os
 import gymnasium as gym
 
 from agents.errors import ZooError
-from agents.planet.wrappers import PixelObservation
+from agents.planet.wrappers import ActionRepeat, PixelObservation
 
 
-def make_dmc_env(domain: str, task: str, pixels: bool = False, size: int = 64, camera_id: int = 0, render_mode: str | None = None) -> gym.Env:
+def make_dmc_env(domain: str, task: str, pixels: bool = False, size: int = 64, camera_id: int = 0, action_repeat: int = 1,
+                 render_mode: str | None = None) -> gym.Env:
     """A DeepMind Control task: flattened state vector, or ``size x size`` RGB frames when ``pixels``.
 
     :param domain: dm_control domain (``"cartpole"``)
@@ -23,10 +24,11 @@ def make_dmc_env(domain: str, task: str, pixels: bool = False, size: int = 64, c
     :param pixels: observe rendered frames (uint8, HWC) instead of the state
     :param size: side of the frames
     :param camera_id: the camera rendered
+    :param action_repeat: repeat each action this many physics steps (inside the pixel wrapper, so frames
+        are rendered only when observed)
     :param render_mode: gymnasium render mode for the state version (``"rgb_array"`` for videos)
     """
-    if pixels:
-        os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; read once, when dm_control is first imported
     try:
         import shimmy  # noqa: F401  (registers the dm_control/... ids)
     except ImportError:
@@ -35,4 +37,6 @@ def make_dmc_env(domain: str, task: str, pixels: bool = False, size: int = 64, c
     render_kwargs = {"width": size, "height": size, "camera_id": camera_id}
     mode = "rgb_array" if pixels else render_mode
     env = gym.make(env_id, render_mode=mode, render_kwargs=render_kwargs if pixels else None)
+    if action_repeat > 1:
+        env = ActionRepeat(env, action_repeat)
     return PixelObservation(env, size) if pixels else gym.wrappers.FlattenObservation(env)
