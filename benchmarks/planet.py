@@ -78,7 +78,8 @@ def learn(env_id: str, seed: int, conf_file: str | None, episodes: int | None, e
     model.learn(n_timesteps, callback=Curve())
     train_seconds = time.perf_counter() - start
     tag = f"{env_id}_seed{seed}" + ("_cpu" if conf_file else "")
-    model.save(RESULTS / f"planet_{tag}.zip")
+    (ROOT / "logs").mkdir(exist_ok=True)
+    model.save(ROOT / "logs" / f"planet_benchmark_{tag}.zip")  # not committed (the Adam state of a pixel model is 15 MB)
     request = EvaluationRequest(env_id, lambda: create_env(env_id, hyperparams=hp.raw, seed=seed + 10_000, training=False),
                                 lambda: make_env(env_id, hp.raw), n_eval_episodes=eval_episodes, seed=seed + 10_000)
     figures = evaluate_agent(model, request)
