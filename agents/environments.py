@@ -17,6 +17,11 @@ from agents.multiagent.envs import multiagent_env_ids
 #: env id -> ``gym.register`` arguments of the zoo's own environments. Add a line for a new environment.
 ZOO_ENVS: dict[str, dict[str, Any]] = {
     "DynaMaze-v0": {"entry_point": "agents.tabular.dyna_maze:DynaMazeEnv", "max_episode_steps": 10_000},
+    # DeepMind Control through shimmy (the dmc extra), for PlaNet; dm_control ends episodes at 1000 steps itself.
+    # The pixel version repeats each action 8 times (the paper's cartpole setting) and renders only the 8th frame.
+    "CartpoleSwingup-v0": {"entry_point": "agents.planet.envs:make_dmc_env", "kwargs": {"domain": "cartpole", "task": "swingup"}},
+    "CartpoleSwingupPixels-v0": {"entry_point": "agents.planet.envs:make_dmc_env",
+                                 "kwargs": {"domain": "cartpole", "task": "swingup", "pixels": True, "action_repeat": 8}},
 }
 # every mpe2 scenario (mpe2/simple_spread_v3 ...) and lbforaging task (lbforaging/Foraging-8x8-2p-2f-coop-v3 ...)
 ZOO_ENVS.update(multiagent_env_ids())

@@ -126,3 +126,4 @@ register("dynaq", "agents.tabular.dyna_q:DynaQ", _DISCRETE, observation_spaces=(
 register("a3c", "agents.a3c:A3C", ("Box", "Discrete"))
 register("mcts", "agents.mcts:MCTS", _DISCRETE, observation_spaces=("Discrete", "Box", "Dict"))
 register("maddpg", "agents.maddpg:MADDPG", ("Box", "MultiDiscrete"), off_policy=True, observation_spaces=("Box",))
+register("planet", "agents.planet:PlaNet", _BOX, observation_spaces=("Box",))
