@@ -125,3 +125,4 @@ register("expected_sarsa", "agents.tabular.expected_sarsa:ExpectedSARSA", _DISCR
 register("dynaq", "agents.tabular.dyna_q:DynaQ", _DISCRETE, observation_spaces=("Discrete", "Tuple", "Box"))
 register("a3c", "agents.a3c:A3C", ("Box", "Discrete"))
 register("maddpg", "agents.maddpg:MADDPG", ("Box", "MultiDiscrete"), off_policy=True, observation_spaces=("Box",))
+register("qmix", "agents.qmix:QMIX", ("MultiDiscrete",), observation_spaces=("Box",))
