@@ -76,6 +76,10 @@ class AgentQNetwork(nn.Module):
 class QMixer(nn.Module):
     """Monotonic mixing network; its weights come from hypernetworks on the global state.
 
+    Four hypernetworks read the state: ``W_1`` (two layers), ``w_2`` (two layers), ``b_1`` (one layer) and
+    ``V`` (two layers), as in EPyMARL's ``QMixer``. Their first layers all read the same state, so they are
+    kept as one linear layer whose output is split (the same functions, one matrix product instead of four).
+
     :param n_agents: number of agents
     :param state_dim: size of the global state
     :param embed_dim: width of the mixing layer (EPyMARL's ``mixing_embed_dim``, 32)
@@ -84,25 +88,24 @@ class QMixer(nn.Module):
 
     def __init__(self, n_agents: int, state_dim: int, embed_dim: int = 32, hypernet_embed: int = 64):
         super().__init__()
-        self.n_agents, self.embed_dim = n_agents, embed_dim
-        self.hyper_w_1 = nn.Sequential(nn.Linear(state_dim, hypernet_embed), nn.ReLU(),
-                                       nn.Linear(hypernet_embed, embed_dim * n_agents))
-        self.hyper_w_final = nn.Sequential(nn.Linear(state_dim, hypernet_embed), nn.ReLU(),
-                                           nn.Linear(hypernet_embed, embed_dim))
-        self.hyper_b_1 = nn.Linear(state_dim, embed_dim)
-        self.V = nn.Sequential(nn.Linear(state_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, 1))
+        self.n_agents, self.embed_dim, self.hypernet_embed = n_agents, embed_dim, hypernet_embed
+        # first layers of: W_1's hypernetwork, w_2's, b_1 (the whole of it), V's
+        self.hyper_in = nn.Linear(state_dim, 2 * hypernet_embed + 2 * embed_dim)
+        self.hyper_w_1 = nn.Linear(hypernet_embed, embed_dim * n_agents)
+        self.hyper_w_final = nn.Linear(hypernet_embed, embed_dim)
+        self.V = nn.Linear(embed_dim, 1)
 
     def forward(self, agent_qs: th.Tensor, states: th.Tensor) -> th.Tensor:
         """``Q_tot`` of shape ``(...,)`` from agent values ``(..., n_agents)`` and states ``(..., state_dim)``."""
         lead = agent_qs.shape[:-1]
         qs = agent_qs.reshape(-1, 1, self.n_agents)
-        s = states.reshape(-1, states.shape[-1])
-        w1 = th.abs(self.hyper_w_1(s)).view(-1, self.n_agents, self.embed_dim)
-        b1 = self.hyper_b_1(s).view(-1, 1, self.embed_dim)
-        hidden = F.elu(th.bmm(qs, w1) + b1)
-        w_final = th.abs(self.hyper_w_final(s)).view(-1, self.embed_dim, 1)
-        v = self.V(s).view(-1, 1, 1)
-        return (th.bmm(hidden, w_final) + v).view(lead)
+        h, e = self.hypernet_embed, self.embed_dim
+        hyper_w1, hyper_w_final, b1, hyper_v = self.hyper_in(states.reshape(-1, states.shape[-1])).split([h, h, e, e], dim=-1)
+        w1 = th.abs(self.hyper_w_1(F.relu(hyper_w1))).view(-1, self.n_agents, e)
+        hidden = F.elu(th.baddbmm(b1.unsqueeze(1), qs, w1))  # (N, 1, embed)
+        w_final = th.abs(self.hyper_w_final(F.relu(hyper_w_final))).view(-1, e, 1)
+        v = self.V(F.relu(hyper_v)).view(-1, 1, 1)
+        return th.baddbmm(v, hidden, w_final).view(lead)
 
 
 class VDNMixer(nn.Module):
@@ -280,3 +283,10 @@ class QMIXPolicy(BasePolicy):
             actions = q.argmax(dim=-1).cpu().numpy()
         next_state = (hidden.cpu().numpy(),) if hidden is not None else None
         return (actions[0] if single else actions), next_state
+
+
+class QMIXRnnPolicy(QMIXPolicy):
+    """:class:`QMIXPolicy` with GRU agents (``recurrent=True``), QMIX's ``"RnnPolicy"``."""
+
+    def __init__(self, *args: Any, recurrent: bool = True, **kwargs: Any):
+        super().__init__(*args, recurrent=recurrent, **kwargs)

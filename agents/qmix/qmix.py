@@ -44,7 +44,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.errors import ZooError
 from agents.qmix.buffer import EpisodeBatch, EpisodeReplayBuffer
-from agents.qmix.policies import MIXERS, QMIXPolicy
+from agents.qmix.policies import MIXERS, QMIXPolicy, QMIXRnnPolicy
 
 SelfQMIX = TypeVar("SelfQMIX", bound="QMIX")
 
@@ -151,7 +151,7 @@ class QMIX(BaseAlgorithm):
     :param _init_setup_model: build the networks at construction (``False`` when loading)
     """
 
-    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpPolicy": QMIXPolicy, "RnnPolicy": QMIXPolicy}
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpPolicy": QMIXPolicy, "RnnPolicy": QMIXRnnPolicy}
     policy: QMIXPolicy
 
     def __init__(
@@ -186,7 +186,8 @@ class QMIX(BaseAlgorithm):
             raise ZooError(f"unknown mixer {mixer!r}; QMIX's mixers are 'qmix', 'vdn' and None (independent learners)")
         if env is not None:
             env = _wrap_multiagent_env(env)
-            if isinstance(env, VecEnv) or hasattr(env, "action_space"):
+            if not isinstance(env, str):  # refused before SB3 asserts the action space
+                self._read_multiagent(env)
                 self._check_env_spaces(env)
         super().__init__(policy, env, learning_rate, policy_kwargs=policy_kwargs, stats_window_size=stats_window_size,
                          tensorboard_log=tensorboard_log, verbose=verbose, device=device, seed=seed,
@@ -231,9 +232,12 @@ class QMIX(BaseAlgorithm):
         return BaseAlgorithm._wrap_env(_wrap_multiagent_env(env), verbose, monitor_wrapper)
 
     @staticmethod
-    def _read_multiagent(env: VecEnv) -> dict[str, Any]:
+    def _read_multiagent(env: VecEnv | Any) -> dict[str, Any]:
         try:
-            spec = env.get_attr("multiagent_spec", indices=[0])[0]
+            if isinstance(env, VecEnv):
+                spec = env.get_attr("multiagent_spec", indices=[0])[0]
+            else:
+                spec = env.get_wrapper_attr("multiagent_spec")
         except AttributeError:
             raise ZooError("QMIX needs a multi-agent env: a PettingZoo parallel env, an lbforaging env, or an "
                            "mpe2/... or lbforaging/... id (its agents' observations, actions and global state)") from None
@@ -247,17 +251,11 @@ class QMIX(BaseAlgorithm):
         self._rng = np.random.default_rng(self.seed)
         kwargs = {"multiagent": self.multiagent, "mixer": self.mixer, "mixing_embed_dim": self.mixing_embed_dim,
                   "hypernet_embed": self.hypernet_embed, **self.policy_kwargs}
-        if self.policy_class is QMIXPolicy and getattr(self, "_policy_alias", None) == "RnnPolicy":
-            kwargs.setdefault("recurrent", True)
         self.policy = self.policy_class(self.observation_space, self.action_space, self.lr_schedule, **kwargs)
         self.policy = self.policy.to(self.device)
         p = self.policy
         self.replay_buffer = EpisodeReplayBuffer(self.buffer_size, p.n_agents, p.obs_dim, p.state_dim, p.n_actions,
                                                  device=self.device)
-
-    def _get_policy_from_name(self, policy_name: str) -> type[BasePolicy]:
-        self._policy_alias = policy_name
-        return super()._get_policy_from_name(policy_name)
 
     # ------------------------------------------------------------------ acting
     def _update_exploration(self) -> None:
@@ -465,8 +463,7 @@ class QMIX(BaseAlgorithm):
 
     # ------------------------------------------------------------------ saving
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "replay_buffer", "_ongoing", "_ongoing_obs", "_hidden", "_rng",
-                "_policy_alias"]
+        return [*super()._excluded_save_params(), "replay_buffer", "_ongoing", "_ongoing_obs", "_hidden", "_rng"]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "policy.optimizer"], []
