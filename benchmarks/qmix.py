@@ -7,8 +7,10 @@ rewritten from all parts recorded so far):
     one QMIX update (32 episodes of T = 50 steps, two agents, lbforaging ``Foraging-8x8-2p-2f-coop-v3``'s
     sizes: the loss, its backward pass, clipping and the Adam step) as :func:`agents.qmix.qmix.qmix_loss`
     runs it (every agent and step in one pass), against the per-agent loop of the notes' code
-    (:mod:`agents.qmix.reference`) on the same batch, in the same run, as a ratio. The issue's goal: at most
-    3 ms (EPyMARL's update: 5.5-6.6 ms on these cores, not measured here).
+    (:mod:`agents.qmix.reference`) and against a loop over time steps as EPyMARL's learner runs it, on the
+    same batch, interleaved in the same run, as ratios; CPU time of this process (``time.process_time``) and
+    wall time, medians. The same for 8 agents. The issue's goal: at most 3 ms (EPyMARL's update: 5.5-6.6 ms on
+    these cores, not measured here).
 ``train``
     one seed of QMIX (``--mixer qmix``), VDN (``vdn``) or independent learners (``none``) with
     ``configs/qmix.yml`` on ``--env`` (default ``lbforaging/Foraging-8x8-2p-2f-coop-v3``), trained until
@@ -71,7 +73,7 @@ def _time_updates(n_agents: int, obs_dim: int, n_actions: int, repeats: int, see
     from agents.qmix.buffer import EpisodeBatch
     from agents.qmix.policies import QMIXPolicy
     from agents.qmix.qmix import qmix_loss
-    from agents.qmix.reference import per_agent_loss
+    from agents.qmix.reference import per_agent_loss, per_step_loss
     from gymnasium import spaces
 
     th.manual_seed(seed)
@@ -103,17 +105,21 @@ def _time_updates(n_agents: int, obs_dim: int, n_actions: int, repeats: int, see
         policy.optimizer.step()
         return time.process_time() - cpu, time.perf_counter() - wall
 
-    for fn in (qmix_loss, per_agent_loss):  # warm up
+    for fn in (qmix_loss, per_agent_loss, per_step_loss):  # warm up
         for _ in range(5):
             update(fn)
-    batched, looped = [], []
-    for _ in range(repeats):  # interleaved, so both see the same load of the shared machine
+    batched, looped, stepped = [], [], []
+    for _ in range(repeats):  # interleaved, so all see the same load of the shared machine
         batched.append(update(qmix_loss))
         looped.append(update(per_agent_loss))
-    batched_ms, looped_ms = 1e3 * np.median(batched, axis=0), 1e3 * np.median(looped, axis=0)
-    return {"batched_cpu_ms": round(float(batched_ms[0]), 3), "per_agent_loop_cpu_ms": round(float(looped_ms[0]), 3),
-            "speedup_vs_loop(cpu)": round(float(looped_ms[0] / batched_ms[0]), 2),
-            "batched_wall_ms": round(float(batched_ms[1]), 3), "per_agent_loop_wall_ms": round(float(looped_ms[1]), 3)}
+        stepped.append(update(per_step_loss))
+    ms = {name: 1e3 * np.median(times, axis=0) for name, times in
+          (("batched", batched), ("per_agent_loop", looped), ("per_step_loop", stepped))}
+    out: dict[str, float] = {f"{name}_cpu_ms": round(float(value[0]), 3) for name, value in ms.items()}
+    out["speedup_vs_per_agent_loop(cpu)"] = round(float(ms["per_agent_loop"][0] / ms["batched"][0]), 2)
+    out["speedup_vs_per_step_loop(cpu)"] = round(float(ms["per_step_loop"][0] / ms["batched"][0]), 2)
+    out.update({f"{name}_wall_ms": round(float(value[1]), 3) for name, value in ms.items()})
+    return out
 
 
 def speed(repeats: int) -> None:

@@ -25,7 +25,7 @@ from agents import QMIX  # noqa: E402
 from agents.common.evaluation import STANDARD_KEYS, EvaluationRequest, evaluate_agent  # noqa: E402
 from agents.errors import ZooError  # noqa: E402
 from agents.qmix import EpisodeBatch, EpisodeReplayBuffer, QMixer, qmix_loss  # noqa: E402
-from agents.qmix.reference import per_agent_loss  # noqa: E402
+from agents.qmix.reference import per_agent_loss, per_step_loss  # noqa: E402
 
 LBF = "lbforaging/Foraging-8x8-2p-2f-coop-v3"
 SMALL = dict(batch_size=4, buffer_size=50, target_update_interval=5, exploration_steps=200)
@@ -117,6 +117,8 @@ def test_batched_loss_equals_the_per_agent_loop_of_the_notes(mixer, policy) -> N
     th.testing.assert_close(batched, looped, rtol=1e-5, atol=1e-6)
     for a, b in zip(grads, loop_grads):
         th.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    if policy == "MlpPolicy":  # EPyMARL's loop over time steps, timed in benchmarks/qmix.py
+        th.testing.assert_close(batched, per_step_loss(p, batch, model.gamma), rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- the episode buffer

@@ -51,3 +51,28 @@ def per_agent_loss(policy: QMIXPolicy, batch: EpisodeBatch, gamma: float, double
         td = chosen - (batch.rewards.unsqueeze(-1) + gamma * not_done.unsqueeze(-1) * next_q)
         mask = batch.filled.unsqueeze(-1).expand_as(td)
     return (td.pow(2) * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def per_step_loss(policy: QMIXPolicy, batch: EpisodeBatch, gamma: float, double_q: bool = True) -> th.Tensor:
+    """The same loss with the agents' values computed one time step after another, as EPyMARL's learner does.
+
+    EPyMARL's ``QLearner`` calls its multi-agent controller once per step of the episode batch (the way a GRU
+    agent must run) and stacks the outputs; here every step is one call of the (feed-forward) agent network,
+    then the rest is :func:`~agents.qmix.qmix.qmix_loss`'s. Kept to time the batched update against.
+    """
+    from agents.qmix.qmix import qmix_loss
+
+    class PerStep(th.nn.Module):
+        def __init__(self, net: th.nn.Module):
+            super().__init__()
+            self.net = net
+
+        def sequence(self, inputs: th.Tensor) -> th.Tensor:
+            return th.stack([self.net(inputs[:, t])[0] for t in range(inputs.shape[1])], dim=1)
+
+    agent, target = policy.agent, policy.agent_target
+    policy.agent, policy.agent_target = PerStep(agent), PerStep(target)  # type: ignore[assignment]
+    try:
+        return qmix_loss(policy, batch, gamma, double_q)
+    finally:
+        policy.agent, policy.agent_target = agent, target
