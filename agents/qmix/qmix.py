@@ -412,6 +412,8 @@ class QMIX(BaseAlgorithm):
         :param progress_bar: show a progress bar
         """
         total_timesteps, callback = self._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+        if reset_num_timesteps:  # SB3 restarts the episode count: so does the target-update clock
+            self._last_target_update = 0
         env = self.env
         assert env is not None and self._last_obs is not None
         if self._ongoing is None or self._ongoing_obs is not self._last_obs or len(self._ongoing) != env.num_envs:
