@@ -56,14 +56,14 @@ def test_mixer_is_monotonic_in_every_agent_value() -> None:
 
 
 class FixedQ(th.nn.Module):
-    """An agent network that gives fixed Q-values ``(B, T+1, n, A)`` whatever its input."""
+    """An agent network that gives fixed Q-values ``(B, T+1, n, A)``, the last steps when given fewer."""
 
     def __init__(self, q: th.Tensor):
         super().__init__()
         self.q = q
 
     def sequence(self, inputs: th.Tensor) -> th.Tensor:
-        return self.q
+        return self.q[:, self.q.shape[1] - inputs.shape[1]:]
 
 
 def test_double_q_target_against_a_hand_computed_batch() -> None:

@@ -98,14 +98,15 @@ class QMixer(nn.Module):
     def forward(self, agent_qs: th.Tensor, states: th.Tensor) -> th.Tensor:
         """``Q_tot`` of shape ``(...,)`` from agent values ``(..., n_agents)`` and states ``(..., state_dim)``."""
         lead = agent_qs.shape[:-1]
-        qs = agent_qs.reshape(-1, 1, self.n_agents)
+        qs = agent_qs.reshape(-1, self.n_agents, 1)
         h, e = self.hypernet_embed, self.embed_dim
         hyper_w1, hyper_w_final, b1, hyper_v = self.hyper_in(states.reshape(-1, states.shape[-1])).split([h, h, e, e], dim=-1)
         w1 = th.abs(self.hyper_w_1(F.relu(hyper_w1))).view(-1, self.n_agents, e)
-        hidden = F.elu(th.baddbmm(b1.unsqueeze(1), qs, w1))  # (N, 1, embed)
-        w_final = th.abs(self.hyper_w_final(F.relu(hyper_w_final))).view(-1, e, 1)
-        v = self.V(F.relu(hyper_v)).view(-1, 1, 1)
-        return th.baddbmm(v, hidden, w_final).view(lead)
+        # one tiny (1 x n) @ (n x embed) product per sample: as a broadcast product and a sum (bmm is slow for these)
+        hidden = F.elu((qs * w1).sum(dim=1) + b1)  # (N, embed)
+        w_final = th.abs(self.hyper_w_final(F.relu(hyper_w_final)))  # (N, embed)
+        v = self.V(F.relu(hyper_v)).squeeze(-1)
+        return ((hidden * w_final).sum(dim=-1) + v).view(lead)
 
 
 class VDNMixer(nn.Module):
@@ -131,7 +132,7 @@ class QMIXPolicy(BasePolicy):
     :param mixing_embed_dim: width of QMIX's mixing layer
     :param hypernet_embed: width of QMIX's hypernetworks
     :param optimizer_class: optimizer of agent network and mixer together
-    :param optimizer_kwargs: its extra arguments
+    :param optimizer_kwargs: its extra arguments (default for Adam: ``fused=True``)
     """
 
     def __init__(
@@ -148,6 +149,8 @@ class QMIXPolicy(BasePolicy):
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ):
+        if optimizer_kwargs is None and optimizer_class is th.optim.Adam:
+            optimizer_kwargs = {"fused": True}  # one kernel for all parameters: half the step's time on a CPU
         super().__init__(observation_space, action_space, optimizer_class=optimizer_class, optimizer_kwargs=optimizer_kwargs)
         self.multiagent = dict(multiagent)
         spec = MultiAgentSpec.from_dict(self.multiagent)

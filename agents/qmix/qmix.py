@@ -97,7 +97,9 @@ def qmix_loss(policy: QMIXPolicy, batch: EpisodeBatch, gamma: float, double_q: b
     with th.no_grad():
         next_avail = batch.avail[:, 1:]
         next_avail = next_avail | ~next_avail.any(dim=-1, keepdim=True)  # no action at all: none is excluded
-        target_q = policy.agent_target.sequence(inputs)[:, 1:]
+        target_q = policy.agent_target.sequence(inputs if policy.recurrent else inputs[:, 1:])  # a GRU runs from t=0
+        if policy.recurrent:
+            target_q = target_q[:, 1:]
         if double_q:
             best = q[:, 1:].detach().masked_fill(~next_avail, -th.inf).argmax(dim=-1, keepdim=True)
             next_q = target_q.gather(-1, best).squeeze(-1)  # (B, T, n)
