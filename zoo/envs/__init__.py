@@ -10,6 +10,10 @@ import gymnasium as gym
 #: env id -> entry point of the zoo's own environments. Add a line for a new environment.
 ZOO_ENVS: dict[str, dict] = {
     "DynaMaze-v0": {"entry_point": "zoo.envs.dyna_maze:DynaMazeEnv", "max_episode_steps": 10_000},
+    # goal-conditioned envs (Dict observations for HER and HAC), defined in agents.envs
+    "GoalMountainCarContinuous-v0": {"entry_point": "agents.envs.goal_envs:GoalMountainCarContinuousEnv", "max_episode_steps": 999},
+    "GoalPendulum-v1": {"entry_point": "agents.envs.goal_envs:GoalPendulumEnv", "max_episode_steps": 200},
+    "PointMaze_UMaze-v3": {"entry_point": "agents.envs.robotics:point_maze_u_maze", "max_episode_steps": 300},
 }
 
 
