@@ -124,3 +124,4 @@ register("sarsa", "agents.tabular.sarsa:SARSA", _DISCRETE, observation_spaces=("
 register("expected_sarsa", "agents.tabular.expected_sarsa:ExpectedSARSA", _DISCRETE, observation_spaces=("Discrete", "Tuple", "Box"))
 register("dynaq", "agents.tabular.dyna_q:DynaQ", _DISCRETE, observation_spaces=("Discrete", "Tuple", "Box"))
 register("a3c", "agents.a3c:A3C", ("Box", "Discrete"))
+register("hac", "agents.hac:HAC", _BOX, off_policy=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.classic_control.continuous_mountain_car import Continuous_MountainCarEnv
@@ -125,4 +126,53 @@ class GoalPendulumEnv(_SparseGoalMixin, PendulumEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = super().reset(seed=seed, options=options)
+        return self._goal_obs(obs), info
+
+
+class GoalObservation(gym.Wrapper):
+    """Make any env with a ``Box`` observation goal-conditioned: a fixed goal on some of its coordinates.
+
+    ``GoalObservation(gym.make("MountainCarContinuous-v0"), goal_indices=[0], goal=[0.5], goal_threshold=0.05)``
+    observes ``{"observation": obs, "achieved_goal": obs[goal_indices], "desired_goal": goal}``, rewards
+    ``0`` / ``-1`` (goal reached or not, per dimension) and reports ``info["is_success"]``; reaching the goal
+    ends the episode when ``terminate_on_success``. As a config ``env_wrapper``:
+    ``agents.envs.goal_envs.GoalObservation: {goal_indices: [0], goal: [0.5], goal_threshold: 0.05}``.
+
+    :param env: the env to wrap (a ``Box`` observation)
+    :param goal_indices: which observation coordinates form the goal
+    :param goal: the desired value of those coordinates
+    :param goal_threshold: per-dimension tolerance, a number or one per goal coordinate
+    :param terminate_on_success: end the episode when the goal is reached
+    """
+
+    def __init__(self, env: gym.Env, goal_indices: Sequence[int], goal: Sequence[float],
+                 goal_threshold: float | Sequence[float], terminate_on_success: bool = True) -> None:
+        super().__init__(env)
+        if not isinstance(env.observation_space, spaces.Box) or len(env.observation_space.shape) != 1:
+            raise ValueError(f"GoalObservation needs a flat Box observation, got {env.observation_space}")
+        self.goal_indices = [int(i) for i in goal_indices]
+        self.goal = _as_vector(goal, len(self.goal_indices), "goal")
+        self.goal_threshold = _as_vector(goal_threshold, len(self.goal_indices), "goal_threshold")
+        self.terminate_on_success = terminate_on_success
+        box = env.observation_space
+        goals = spaces.Box(box.low[self.goal_indices].astype(np.float32), box.high[self.goal_indices].astype(np.float32), dtype=np.float32)
+        self.observation_space = spaces.Dict({"observation": box, "achieved_goal": goals, "desired_goal": goals})
+
+    def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any) -> np.ndarray | float:
+        """``0`` where the achieved goal is within ``goal_threshold`` of the desired goal, else ``-1``."""
+        return _SparseGoalMixin.compute_reward(self, achieved_goal, desired_goal, info)  # type: ignore[arg-type]
+
+    def _goal_obs(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        obs = np.asarray(obs, dtype=self.observation_space["observation"].dtype)
+        return {"observation": obs, "achieved_goal": obs[self.goal_indices].astype(np.float32), "desired_goal": self.goal.copy()}
+
+    def step(self, action: Any):
+        obs, _, terminated, truncated, info = self.env.step(action)
+        goal_obs = self._goal_obs(obs)
+        success = bool(goal_reached(goal_obs["achieved_goal"], self.goal, self.goal_threshold))
+        reward = self.compute_reward(goal_obs["achieved_goal"], self.goal, info)
+        return goal_obs, reward, terminated or (success and self.terminate_on_success), truncated, {**info, "is_success": success}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
         return self._goal_obs(obs), info

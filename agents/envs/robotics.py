@@ -12,6 +12,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import gymnasium as gym
+
 from agents.errors import ZooError
 
 
@@ -28,3 +30,16 @@ def point_maze_u_maze(**kwargs: Any) -> Any:
     except ImportError:
         raise ZooError("PointMaze_UMaze-v3 needs gymnasium-robotics: pip install 'agent-zoo[robotics]'") from None
     return PointMazeEnv(**{"maze_map": U_MAZE, "reward_type": "sparse", **kwargs})
+
+
+class EndAtGoal(gym.Wrapper):
+    """End a gymnasium-robotics episode at the goal and report it as ``info["is_success"]`` (SB3's key).
+
+    The mazes run on after the goal by default (``continuing_task=True``) and say ``info["success"]``; as a
+    config ``env_wrapper`` this makes an episode one attempt at one goal, as HER and HAC benchmarks use them.
+    """
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        success = bool(info.get("success", info.get("is_success", False)))
+        return obs, reward, terminated or success, truncated, {**info, "is_success": success}
