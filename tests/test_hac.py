@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -22,6 +19,11 @@ from agents.hac.hindsight import Attempt, action_transitions, goal_transitions
 
 th.set_num_threads(1)
 MOUNTAIN_CAR = dict(subgoal_projection=[0, 1], subgoal_bounds=([-1.2, -0.07], [0.6, 0.07]), subgoal_threshold=[0.05, 0.01])
+
+
+def short_car(seed: int = 0):
+    """The goal MountainCar with episodes cut at 100 steps (tests only)."""
+    return make_vec_env(lambda: gym.make("GoalMountainCarContinuous-v0", max_episode_steps=100), 1, seed=seed)
 
 
 class Line(gym.Env):
@@ -105,11 +107,10 @@ def test_untested_missed_subgoal_gets_no_penalty_and_goals_come_from_the_future(
 
 
 def test_three_levels_learn_and_their_subgoals_respect_the_horizon():
-    model = HAC("MultiInputPolicy", "GoalMountainCarContinuous-v0", n_levels=3, subgoal_horizon=5, batch_size=16,
-                gradient_steps=2, seed=1, **MOUNTAIN_CAR)
-    model.learn(1500)
+    model = HAC("MultiInputPolicy", short_car(), n_levels=3, subgoal_horizon=5, batch_size=16, gradient_steps=2, seed=1, **MOUNTAIN_CAR)
+    model.learn(300)
     assert [len(buffer) > 0 for buffer in model.replay_buffer.levels] == [True, True, True]
-    env = make_vec_env("GoalMountainCarContinuous-v0", 1, seed=3)
+    env = short_car(3)
     obs, state, start = env.reset(), None, np.ones(1, bool)
     for _ in range(60):
         action, state = model.predict(obs, state=state, episode_start=start, deterministic=True)
@@ -138,8 +139,8 @@ def test_q_values_and_targets_stay_within_minus_h_and_zero():
 
 
 def test_save_load_gives_identical_actions_at_every_level(tmp_path):
-    model = HAC("MultiInputPolicy", "GoalMountainCarContinuous-v0", batch_size=16, gradient_steps=2, seed=2, **MOUNTAIN_CAR)
-    model.learn(1200)
+    model = HAC("MultiInputPolicy", short_car(), batch_size=16, gradient_steps=2, seed=2, **MOUNTAIN_CAR)
+    model.learn(300)
     model.save(tmp_path / "hac.zip")
     loaded = HAC.load(tmp_path / "hac.zip")
     assert loaded.subgoal_projection == [0, 1] and loaded.subgoal_threshold == [0.05, 0.01] and loaded.n_levels == 2
@@ -149,7 +150,7 @@ def test_save_load_gives_identical_actions_at_every_level(tmp_path):
             obs = {"observation": rng.uniform([-1.2, -0.07], [0.6, 0.07]).astype(np.float32)}
             goal = rng.uniform(-1, 0.5, size=1 if level == 1 else 2).astype(np.float32)
             np.testing.assert_array_equal(model.policy.level_action(level, obs, goal), loaded.policy.level_action(level, obs, goal))
-    env = make_vec_env("GoalMountainCarContinuous-v0", 1, seed=5)
+    env = short_car(5)
     obs = env.reset()
     states, start = [None, None], np.ones(1, bool)
     for _ in range(50):
@@ -198,38 +199,63 @@ def test_subgoal_bounds_not_matching_the_subgoal_space_name_both():
         HAC("MultiInputPolicy", "GoalMountainCarContinuous-v0", subgoal_projection=[0, 1], subgoal_bounds=([0], [1]), subgoal_threshold=0.1)
 
 
-def zoo(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+def zoo(capsys, *args: str) -> tuple[int, str, str]:
+    """``zoo ARGS`` in this process (the command line's own entry point): exit code, stdout, stderr."""
+    from zoo.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_cli_bad_input_exits_2_with_one_line(tmp_path):
-    result = zoo("train", "--algo", "hac", "--env", "Pendulum-v1", "-n", "10", "-f", str(tmp_path), "-q",
-                 "--conf-file", str(write_conf(tmp_path, "Pendulum-v1", "")))
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "achieved_goal" in result.stderr and "GoalObservation" in result.stderr
-    result = zoo("train", "--algo", "hac", "--env", "GoalPendulum-v1", "-n", "10", "-f", str(tmp_path), "-q",
-                 "--hyperparams", "subgoal_bounds=([0], [1])")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "subgoal_bounds" in result.stderr and "achieved_goal" in result.stderr
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
+    code, _, err = zoo(capsys, "train", "--algo", "hac", "--env", "Pendulum-v1", "-n", "10", "-f", str(tmp_path), "-q",
+                       "--conf-file", str(write_conf(tmp_path, "Pendulum-v1")))
+    assert code == 2 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "achieved_goal" in err and "GoalObservation" in err
+    code, _, err = zoo(capsys, "train", "--algo", "hac", "--env", "GoalPendulum-v1", "-n", "10", "-f", str(tmp_path), "-q",
+                       "--hyperparams", "subgoal_bounds=([0], [1])")
+    assert code == 2 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "subgoal_bounds" in err and "achieved_goal" in err
 
 
-def write_conf(folder, env_id: str, extra: str):
+def write_conf(folder, env_id: str, extra: str = "") -> str:
     path = folder / "hac.yml"
     path.write_text(f"{env_id}:\n  policy: MultiInputPolicy\n  n_timesteps: 100\n{extra}")
-    return path
+    return str(path)
 
 
-def test_zoo_train_then_enjoy_round_trip_on_goal_mountain_car(tmp_path):
+def test_zoo_train_then_enjoy_round_trip_on_goal_mountain_car(tmp_path, capsys):
+    """configs/hac.yml's subgoal space, on episodes cut at 100 steps to keep the test short."""
+    import yaml
+
+    entry = yaml.safe_load(open("configs/hac.yml"))["GoalMountainCarContinuous-v0"]
+    entry.update(n_timesteps=300, gradient_steps=2, batch_size=16,
+                 env_wrapper=[{"gymnasium.wrappers.TimeLimit": {"max_episode_steps": 100}}])
+    conf = tmp_path / "hac.yml"
+    conf.write_text(yaml.safe_dump({"GoalMountainCarContinuous-v0": entry}))
     logs = tmp_path / "logs"
-    result = zoo("train", "--algo", "hac", "--env", "GoalMountainCarContinuous-v0", "-n", "1500", "--seed", "1", "-f", str(logs),
-                 "--eval-freq", "1000", "--eval-episodes", "1", "-q", "--hyperparams", "gradient_steps=2", "batch_size=16")
-    assert result.returncode == 0, result.stderr
+    code, out, err = zoo(capsys, "train", "--algo", "hac", "--env", "GoalMountainCarContinuous-v0", "--seed", "1", "-f", str(logs),
+                         "--conf-file", str(conf), "--eval-freq", "200", "--eval-episodes", "1", "-q")
+    assert code == 0, err
     run = logs / "hac" / "GoalMountainCarContinuous-v0_1"
     for name in ["GoalMountainCarContinuous-v0.zip", "best_model.zip", "evaluations.npz", "config.yml"]:
         assert (run / name).is_file(), name
     assert list((run / "checkpoints").glob("rl_model_replay_buffer_*_steps.pkl"))
     model = HAC.load(run / "GoalMountainCarContinuous-v0.zip")
-    assert model.subgoal_projection == [0, 1] and model.num_timesteps >= 1500
-    result = zoo("enjoy", "--algo", "hac", "--env", "GoalMountainCarContinuous-v0", "-f", str(logs), "-n", "1000", "--no-render")
-    assert result.returncode == 0, result.stderr
-    assert "GoalMountainCarContinuous-v0.zip" in result.stdout
+    assert model.subgoal_projection == [0, 1] and model.num_timesteps >= 300
+    code, out, err = zoo(capsys, "enjoy", "--algo", "hac", "--env", "GoalMountainCarContinuous-v0", "-f", str(logs), "-n", "250", "--no-render")
+    assert code == 0, err
+    assert "GoalMountainCarContinuous-v0.zip" in out and "2 episodes" in out
+
+
+def test_evaluation_hook_reports_success_rate_and_episode_length():
+    from agents.common.evaluation import EvaluationRequest, evaluate_agent
+
+    model = HAC("MultiInputPolicy", short_car(), batch_size=16, gradient_steps=1, seed=0, **MOUNTAIN_CAR)
+    request = EvaluationRequest(env_id="GoalMountainCarContinuous-v0", make_vec_env=lambda: short_car(7), make_env=lambda: None,
+                                n_eval_episodes=2)
+    figures = evaluate_agent(model, request)
+    assert figures["n_eval_episodes"] == 2 and figures["success_rate"] in (0.0, 0.5, 1.0)
+    assert 1 <= figures["mean_ep_length"] <= 100 and figures["mean_reward"] == -figures["mean_ep_length"] + figures["success_rate"]

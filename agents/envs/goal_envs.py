@@ -12,6 +12,8 @@ says whether the goal is reached, and reaching it ends the episode (``terminated
 - :class:`GoalPendulumEnv` (``GoalPendulum-v1``): the goal is the pendulum's angle and angular
   velocity; by default upright (angle 0) and nearly still (``|angle| <= 0.25`` rad, ``|velocity| <= 1``
   rad/s). Observation: ``cos(angle)``, ``sin(angle)``, velocity as in ``Pendulum-v1``.
+- :class:`GoalObservation`: a wrapper making any flat-``Box`` env goal-conditioned (a fixed goal on some
+  of its observation coordinates).
 """
 
 from __future__ import annotations
