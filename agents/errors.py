@@ -7,3 +7,7 @@ raise the same class; ``zoo.errors.ZooError`` is this class under its old name.
 
 class ZooError(Exception):
     """A problem the user can fix; its message says what to fix, in one line."""
+
+
+class UnsafeCheckpointError(ZooError):
+    """A downloaded file holds something that would run code or exhaust memory if it were loaded; it was refused."""

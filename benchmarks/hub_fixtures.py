@@ -1,6 +1,6 @@
 """The ten RL Baselines3 Zoo agents, loaded pickle-free by repository id, against their reported scores.
 
-All in one run: a Hub server (``hub.server.HubServer``) on loopback serves ``../shared/fixtures/sb3-zoo-agents``;
+All in one run: a Hub server (``hub.server.HubServer``) on loopback serves ``tests/data/sb3-zoo-agents``;
 each agent is loaded with ``hub.loading.load_agent(repo_id)`` (8 of the 10 were saved with the old ``gym``,
 which SB3's own ``load`` cannot read any more) and evaluated with SB3's ``evaluate_policy``, deterministic,
 on ``--episodes`` episodes of a seeded env built as it was trained (wrappers, frozen normalisation).
@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "sb3-zoo-agents"
+FIXTURES = ROOT / "tests" / "data" / "sb3-zoo-agents"
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """Load time of a pretrained agent from the local Hub, cold and warm cache, next to SB3's own ``load``.
 
 All in one run, on this machine: a Hub server (``hub.server.HubServer``) on loopback serves the
-fixtures folder ``../shared/fixtures/sb3-zoo-agents``; the agent is ``sb3/a2c-CartPole-v1`` (re-saved
+fixtures folder ``tests/data/sb3-zoo-agents``; the agent is ``sb3/a2c-CartPole-v1`` (re-saved
 with gymnasium, so SB3's own ``A2C.load`` can read the same zip for reference).
 
 - reference: ``A2C.load(zip)`` from the local file (unpickles ``data``; median of ``--repeats``);
@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "sb3-zoo-agents"
+FIXTURES = ROOT / "tests" / "data" / "sb3-zoo-agents"
 
 
 def timed(function, repeats: int) -> float:

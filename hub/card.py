@@ -57,17 +57,37 @@ def exact_note(results: dict[str, Any]) -> str:
             f"{optimum:.4f}{ratio}.\n")
 
 
+#: figures the card words itself (:func:`exact_note`); every other family figure goes in :func:`figures_table`
+_WORDED = ("exact_mean_reward", "optimal_mean_reward", "exact_horizon")
+
+
+def figures_table(results: dict[str, Any]) -> str:
+    """The family's own figures (the evaluation hook's extra keys: per-agent returns, success rate, ...) as a table."""
+    from agents.common.evaluation import extra_figures
+
+    extras = {key: value for key, value in extra_figures(results).items() if key not in _WORDED}
+    if not extras:
+        return ""
+    rows = "\n".join(f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |"
+                     for key, value in extras.items())
+    return f"\n| figure | value |\n|---|---|\n{rows}\n"
+
+
 def model_card(repo_id: str, algo: str, algo_title: str, env_id: str, results: dict[str, Any],
-               hyperparams: dict[str, Any], has_video: bool, trained_with: str | None = None) -> str:
-    """The whole ``README.md``: front matter, what the agent is, its score, how to load it."""
-    deep = hyperparams.get("policy") != "TabularPolicy"  # a Q-table is not deep learning
+               hyperparams: dict[str, Any], has_video: bool, trained_with: str | None = None,
+               deep: bool = True) -> str:
+    """The whole ``README.md``: front matter, what the agent is, its score, how to load it.
+
+    ``deep``: whether the agent is a neural network (the ``deep-reinforcement-learning`` tag); the algorithm
+    class says so with its ``deep_learning`` attribute (a Q-table is not deep learning).
+    """
     front = yaml.safe_dump(metadata(algo_title, env_id, algo, results["mean_reward"], results["std_reward"], deep),
                            sort_keys=False)
     mode = "deterministic" if results["is_deterministic"] else "stochastic"
     config = yaml.safe_dump(hyperparams, sort_keys=True, default_flow_style=False).strip() or "{}"
     video = "\n![replay](replay.mp4)\n" if has_video else ""
     training = f"\nTrained with {trained_with}.\n" if trained_with else ""
-    note = algorithm_note(algo) + exact_note(results)
+    note = algorithm_note(algo) + exact_note(results) + figures_table(results)
     return f"""---
 {front}---
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import ZooError
+from agents.errors import ZooError
 
 _REPO_ID = re.compile(r"^[\w.\-]+/[\w.\-]+$")
 _HEX = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")

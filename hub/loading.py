@@ -7,31 +7,32 @@ of the repository, then reads:
 - ``config.yml``/``env_kwargs.yml``/``args.yml`` with the safe YAML loader (rl-zoo3's OrderedDict form too),
 - normalisation statistics from ``vec_normalize.json`` or, restricted, ``vec_normalize.pkl``.
 
-A downloaded config may name env wrappers; only those of :data:`ALLOWED_WRAPPER_MODULES` are kept,
-since building the env imports them.
+A downloaded config names classes (env wrappers, callbacks, a replay buffer, a policy, activation functions):
+:func:`check_downloaded_config` looks every one up in the allow-lists of :mod:`agents.common.untrusted`, and
+refuses the agent, with one line, when one is not there; nothing a download names is ever imported. Its env id
+is checked to be a plain gymnasium id (``module:Env`` would make gymnasium import ``module``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hub.normalization import NormalizationStats, load_stats
 from hub.safe_load import UnsafeCheckpointError, load_sb3_zip
 from hub.safe_yaml import load_yaml
-from zoo.errors import ZooError
-
-#: Modules whose classes a downloaded config may use as ``env_wrapper``/``vec_env_wrapper``.
-ALLOWED_WRAPPER_MODULES = (
-    "gymnasium.wrappers.",
-    "stable_baselines3.common.atari_wrappers.",
-    "stable_baselines3.common.vec_env.",
-    "sb3_contrib.common.wrappers.",
-    "zoo.envs.",
+from agents.common.hyperparams import NOISE_TYPES, ZOO_KEYS, constructor_parameters, make_action_noise, to_plain
+from agents.common.untrusted import (
+    allowed_table, is_known_foreign_callback, parse_python_literal, resolve_untrusted,
 )
+from agents.errors import ZooError
+
 #: Files never needed to load an agent (skipped when downloading).
 NOT_NEEDED = ["*.mp4", "*.gif", "*.png", "*.jpg"]
 
@@ -51,6 +52,7 @@ class LoadedAgent:
     :param commit: the commit sha it came from, or None for a local folder
     :param results: the evaluation published with it (``results.json``), or None
     :param normalization: the saved normalisation statistics, or None
+    :param notes: what loading changed or dropped (old keys, callbacks), one line each, for the user
     """
 
     model: Any
@@ -64,6 +66,7 @@ class LoadedAgent:
     commit: str | None = None
     results: dict[str, Any] | None = None
     normalization: NormalizationStats | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list)
 
 
 def repo_name(algo: str, env_id: str) -> str:
@@ -82,19 +85,84 @@ def _yaml_dict(path: Path) -> dict[str, Any]:
     return data
 
 
-def _check_wrappers(hyperparams: dict[str, Any], source: str) -> None:
-    """Refuse env wrappers outside :data:`ALLOWED_WRAPPER_MODULES` (building the env would import them)."""
+_ENV_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
+_DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
+#: ``replay_buffer_kwargs`` keys of HerReplayBuffer before SB3 2.0, dropped with a note
+_OLD_HER_KEYS = ("online_sampling", "max_episode_length")
+
+
+def check_env_id(env_id: Any, source: str) -> str:
+    """A downloaded env id, refused unless it is a plain gymnasium id (no ``module:`` prefix, no odd characters)."""
+    if not isinstance(env_id, str) or not _ENV_ID.match(env_id) or ".." in env_id or len(env_id) > 200:
+        raise UnsafeCheckpointError(
+            f"{source} names the env {env_id!r}, which is not a plain gymnasium id (letters, digits, _ . / -)"
+        )
+    return env_id
+
+
+def _names(value: Any) -> list[Any]:
+    """The class names of an ``env_wrapper``-like value: a name, a ``{name: kwargs}``, or a list of those."""
+    items = value if isinstance(value, list) else [] if value is None else [value]
+    return [next(iter(item)) if isinstance(item, dict) and len(item) == 1 else item for item in items]
+
+
+def _check_kwargs(value: Any, source: str, top: bool = True) -> Any:
+    """A ``*_kwargs`` value: its string form parsed (allowed names only); dotted strings must be allowed classes."""
+    if top and isinstance(value, str):
+        value = parse_python_literal(value, source)
+    if isinstance(value, dict):
+        return {k: _check_kwargs(v, f"{source}.{k}", False) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_check_kwargs(v, source, False) for v in value]
+    if isinstance(value, str) and _DOTTED.match(value) and value not in allowed_table("policy_kwargs"):
+        resolve_untrusted(value, "policy_kwargs", source)  # raises: a class name outside the allow-list
+    return value
+
+
+def check_downloaded_config(raw: dict[str, Any], algo_class: type, source: str) -> tuple[dict[str, Any], list[str]]:
+    """Check every name a downloaded config holds against the allow-lists; return it cleaned, with notes.
+
+    - ``env_wrapper``/``vec_env_wrapper``: each class must be in its allow-list (kept);
+    - ``callback``: each must be a Stable-Baselines3 callback or one of the RL Baselines3 Zoo's (then dropped:
+      callbacks are the author's training-time choices);
+    - ``replay_buffer_class``: one of SB3's buffers; ``policy``: one of the algorithm's policy names;
+    - ``*_kwargs``: names inside must be allow-listed classes; HerReplayBuffer's keys of SB3 < 2.0
+      (``online_sampling``, ``max_episode_length``) are dropped with a note.
+
+    :param raw: the config as downloaded
+    :param algo_class: the algorithm it is for
+    :param source: ``ORG/NAME/config.yml``, for messages
+    :return: the config with dropped keys removed, and one note for each thing dropped
+    """
+    config, notes = dict(raw), []
     for key in ("env_wrapper", "vec_env_wrapper"):
-        value = hyperparams.get(key)
-        items = value if isinstance(value, list) else [value] if value is not None else []
-        for item in items:
-            path = item if isinstance(item, str) else next(iter(item)) if isinstance(item, dict) and item else repr(item)
-            path = str(path).replace(":", ".")
-            if not path.startswith(ALLOWED_WRAPPER_MODULES):
-                raise UnsafeCheckpointError(
-                    f"{source} asks for the {key} {path!r}; only wrappers from "
-                    f"{', '.join(m.rstrip('.') for m in ALLOWED_WRAPPER_MODULES)} are loaded from downloads"
-                )
+        for name in _names(config.get(key)):
+            resolve_untrusted(name, key, source)
+    if "callback" in config:
+        for name in _names(config.get("callback")):
+            if not is_known_foreign_callback(name):
+                resolve_untrusted(name, "callback", source)
+        del config["callback"]
+        notes.append(f"{source}: its callbacks are not used (they are the author's training-time choices)")
+    if config.get("replay_buffer_class") is not None:
+        resolve_untrusted(config["replay_buffer_class"], "replay_buffer_class", source)
+    policy = config.get("policy")
+    aliases = getattr(algo_class, "policy_aliases", {}) or {}
+    if policy is not None and (not isinstance(policy, str) or (aliases and policy not in aliases)):
+        raise UnsafeCheckpointError(
+            f"{source}: policy {policy!r} is not one of {algo_class.__name__}'s policies ({', '.join(sorted(aliases))})"
+        )
+    for key in [k for k in config if k.endswith("_kwargs")]:
+        checked = _check_kwargs(config[key], f"{source}: {key}")
+        if key == "replay_buffer_kwargs" and isinstance(checked, dict):
+            old = [k for k in _OLD_HER_KEYS if k in checked]
+            if old:
+                checked = {k: v for k, v in checked.items() if k not in old}
+                notes.append(f"{source}: replay_buffer_kwargs {', '.join(old)} dropped (HerReplayBuffer of SB3 < 2.0)")
+                config[key] = to_plain(checked)
+    if config.get("noise_type") is not None and config["noise_type"] not in NOISE_TYPES:
+        raise ZooError(f"{source}: noise_type must be one of {', '.join(NOISE_TYPES)}, got {config['noise_type']!r}")
+    return config, notes
 
 
 def translate_old_keys(raw: dict[str, Any], source: str) -> dict[str, Any]:
@@ -127,16 +195,27 @@ def translate_old_keys(raw: dict[str, Any], source: str) -> dict[str, Any]:
 
 
 def clean_hyperparams(raw: dict[str, Any], algo_class: type, source: str) -> dict[str, Any]:
-    """The config keys the zoo understands for ``algo_class``; others (old rl-zoo3 keys) are dropped.
+    """The config keys the zoo understands for ``algo_class``, every name checked; others (old rl-zoo3 keys)
+    are dropped. Keys of SB3 < 1.0 that have a 2.x form are translated (:func:`translate_old_keys`)."""
+    return _known_keys(translate_old_keys(check_downloaded_config(raw, algo_class, source)[0], source), algo_class)
 
-    Keys of SB3 < 1.0 that have a 2.x form are translated first (:func:`translate_old_keys`).
-    """
-    from zoo.config import ZOO_KEYS, constructor_parameters
 
-    _check_wrappers(raw, source)
-    raw = translate_old_keys(raw, source)
+def _known_keys(config: dict[str, Any], algo_class: type) -> dict[str, Any]:
     known = set(ZOO_KEYS) | set(constructor_parameters(algo_class))
-    return {key: value for key, value in raw.items() if key in known and key != "callback"}
+    return {key: value for key, value in config.items() if key in known}
+
+
+def restore_action_noise(model: Any, hyperparams: dict[str, Any]) -> None:
+    """Give an off-policy model the action noise its config names (``noise_type``/``noise_std``): SB3 keeps
+    the noise object only pickled, so a pickle-free load would otherwise resume TD3/DDPG without it."""
+    noise_type = hyperparams.get("noise_type")
+    shape = getattr(getattr(model, "action_space", None), "shape", None)
+    if noise_type is None or not hasattr(model, "action_noise") or not shape:
+        return
+    std = hyperparams.get("noise_std", 0.1)
+    if isinstance(std, bool) or not isinstance(std, (int, float)):
+        raise ZooError(f"noise_std must be a number, got {std!r}")
+    model.action_noise = make_action_noise((noise_type, float(std)), int(np.prod(shape)))
 
 
 def _find_zip(folder: Path, names: list[str]) -> Path:
@@ -185,17 +264,20 @@ def load_folder(
     except UnknownAlgorithmError as error:
         raise ZooError(f"{folder}: {error}") from None
     algo_class = spec.load()
-    raw = _yaml_dict(folder / "config.yml")
-    hyperparams = clean_hyperparams(raw, algo_class, f"{name}/config.yml")
-    raw = translate_old_keys(raw, f"{name}/config.yml")
+    env_id = check_env_id(env_id, f"{repo_id or name}/args.yml")
+    source = f"{repo_id or name}/config.yml"
+    config, notes = check_downloaded_config(_yaml_dict(folder / "config.yml"), algo_class, source)
+    config = translate_old_keys(config, source)
+    hyperparams = _known_keys(config, algo_class)
     env_kwargs = _yaml_dict(folder / "env_kwargs.yml")
     zip_path = _find_zip(folder, [name, repo_name(spec.name, env_id), env_id.replace("/", "-")])
-    model = load_sb3_zip(zip_path, algo_class, device=device, fallback_hyperparams=raw)
+    model = load_sb3_zip(zip_path, algo_class, device=device, fallback_hyperparams=config)
+    restore_action_noise(model, hyperparams)
     stats = load_stats(folder)
     return LoadedAgent(
         model=model, algo=spec.name, env_id=env_id, hyperparams=hyperparams, env_kwargs=env_kwargs,
         wrap_normalize=stats.wrap if stats is not None else None, folder=folder, repo_id=repo_id, commit=commit,
-        results=results, normalization=stats,
+        results=results, normalization=stats, notes=notes,
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from hub.safe_load import UnsafeCheckpointError
-from zoo.errors import ZooError
+from agents.errors import ZooError
 
 #: The zoo's pickle-free file name for normalisation statistics.
 JSON_NAME = "vec_normalize.json"

@@ -3,8 +3,9 @@
 rl-zoo3 writes them with ``yaml.dump`` of an ``OrderedDict``, which gives the Python-tagged form
 ``!!python/object/apply:collections.OrderedDict`` that ``yaml.safe_load`` refuses. :class:`ZooYamlLoader`
 is ``yaml.SafeLoader`` plus that one tag, read as a plain list of ``[key, value]`` pairs; every other
-Python tag stays refused.
-(rl-zoo3's ``policy_kwargs`` strings are read without eval by :func:`zoo.config.parse_policy_kwargs`.)
+Python tag stays refused. Aliases (``*name``) are refused too, so a small file cannot expand into a huge
+structure, and a file over :data:`MAX_YAML_BYTES` is not parsed at all.
+(rl-zoo3's ``policy_kwargs`` strings are read without eval by :func:`agents.common.untrusted.parse_python_literal`.)
 """
 
 from __future__ import annotations
@@ -14,14 +15,23 @@ from typing import Any
 
 import yaml
 
-from hub.safe_load import UnsafeCheckpointError
-from zoo.errors import ZooError
+from agents.errors import UnsafeCheckpointError, ZooError
 
 _ORDERED_DICT_TAG = "tag:yaml.org,2002:python/object/apply:collections.OrderedDict"
 
 
+#: The largest YAML file read (a config, args or env kwargs file is a few kilobytes).
+MAX_YAML_BYTES = 1 << 20
+
+
 class ZooYamlLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that also reads rl-zoo3's ``OrderedDict`` tag (as a plain dict)."""
+    """``yaml.SafeLoader`` that also reads rl-zoo3's ``OrderedDict`` tag (as a plain dict) and refuses aliases."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not read", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def _ordered_dict(loader: yaml.SafeLoader, node: yaml.Node) -> dict[Any, Any]:
@@ -38,6 +48,8 @@ ZooYamlLoader.add_constructor(_ORDERED_DICT_TAG, _ordered_dict)
 
 def load_yaml_text(text: str | bytes, name: str = "YAML") -> Any:
     """Parse YAML safely (plus rl-zoo3's OrderedDict); a refused or broken file raises one clear error."""
+    if len(text) > MAX_YAML_BYTES:
+        raise UnsafeCheckpointError(f"{name} is {len(text)} bytes, over the {MAX_YAML_BYTES} read for a YAML file")
     try:
         return yaml.load(text, Loader=ZooYamlLoader)  # noqa: S506 -- a SafeLoader subclass
     except yaml.constructor.ConstructorError as error:
@@ -50,4 +62,6 @@ def load_yaml_text(text: str | bytes, name: str = "YAML") -> Any:
 def load_yaml(path: str | Path) -> Any:
     """:func:`load_yaml_text` of a file."""
     path = Path(path)
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise UnsafeCheckpointError(f"{path.name} is {path.stat().st_size} bytes, over the {MAX_YAML_BYTES} read for a YAML file")
     return load_yaml_text(path.read_text(), path.name)

@@ -8,8 +8,6 @@ falls back on it when no local run exists, and ``zoo push --all --org ORG`` publ
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +44,7 @@ def publish_all(org: str, *, endpoint: str | None = None, token: str | None = No
     """Upload every agent of the store to ``ORG/NAME``, one commit each; returns ``(repo_id, sha)`` pairs."""
     from hub.client import commit_files
     from hub.push import MANAGED_FILES
-    from zoo.errors import ZooError
+    from agents.errors import ZooError
 
     folders = pretrained_folders(store)
     if not folders:
@@ -58,30 +56,3 @@ def publish_all(org: str, *, endpoint: str | None = None, token: str | None = No
                            commit_message=f"Publish {folder.name} from the agent zoo's pretrained store")
         published.append((repo_id, sha))
     return published
-
-
-def refresh(folder: str | Path, org: str = ORG) -> dict[str, Any]:
-    """Evaluate a stored agent afresh and rewrite its repository files with ``zoo push``'s code.
-
-    The checkpoint is kept byte for byte; the evaluation keeps the settings of the published one
-    (episodes, seed, deterministic or not) and the card keeps how the agent was trained; ``results.json``,
-    the card and the video are made anew (for instance to add the exact figures of a tabular agent).
-    Returns the new results.
-    """
-    from hub.loading import load_folder
-    from hub.push import write_repo_files
-
-    folder = Path(folder)
-    published = json.loads((folder / "results.json").read_text())
-    trained = re.search(r"^Trained with (.+)\.$", (folder / "README.md").read_text(), re.MULTILINE)
-    checkpoint = folder / f"{folder.name}.zip"
-    saved = checkpoint.read_bytes()
-    agent = load_folder(folder, device="cpu")
-    results = write_repo_files(
-        agent.model, folder, f"{org}/{folder.name}", env_id=agent.env_id, algo=agent.algo,
-        hyperparams=agent.hyperparams, env_kwargs=agent.env_kwargs, normalization=agent.normalization,
-        n_eval_episodes=published["n_eval_episodes"], deterministic=published["is_deterministic"],
-        seed=published["seed"], video=(folder / "replay.mp4").is_file(), trained_with=trained.group(1) if trained else None,
-    )
-    checkpoint.write_bytes(saved)
-    return results

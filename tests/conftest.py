@@ -21,8 +21,11 @@ os.environ["OMP_NUM_THREADS"] = "1"
 os.environ["MKL_NUM_THREADS"] = "1"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-#: The pretrained agents laid out as ``ORG/NAME/files`` (read-only; ``shared/`` sits beside the clone).
-FIXTURES_AGENTS = REPO_ROOT.parent / "shared" / "fixtures" / "sb3-zoo-agents"
+#: Ten RL Baselines3 Zoo agents laid out as ``ORG/NAME/files``, kept in the repository as test data (MIT licence
+#: and origin in its README); only read.
+FIXTURES_AGENTS = REPO_ROOT / "tests" / "data" / "sb3-zoo-agents"
+#: The Hub conformance checker; it comes with ``shared/`` beside the clone (CI has it), else its test is skipped.
+CHECK_HUB = REPO_ROOT.parent / "shared" / "hub-conformance" / "check_hub.py"
 
 
 def _point_client_at(monkeypatch: pytest.MonkeyPatch, url: str, hf_home: Path, token: str) -> None:
@@ -95,7 +98,7 @@ def hub_server(hub_server_factory):
 def hub_agents_server(hub_server_factory):
     """A running Hub server seeded with the pretrained agents (``sb3/ppo-CartPole-v1`` ...)."""
     if not FIXTURES_AGENTS.is_dir():
-        pytest.fail(f"fixtures folder not found: {FIXTURES_AGENTS} (shared/ must sit beside the clone)")
+        pytest.fail(f"fixtures folder not found: {FIXTURES_AGENTS}")
     return hub_server_factory(seed=FIXTURES_AGENTS)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium.utils.env_checker import check_env
 
 import zoo.envs  # noqa: F401  (registers DynaMaze-v0)
-from zoo.envs.dyna_maze import MAP, N_COLS
+from agents.tabular.dyna_maze import MAP, N_COLS
 
 
 def test_passes_gymnasium_check_env():

@@ -20,7 +20,7 @@ from stable_baselines3 import PPO
 
 from hub.client import download
 from hub.loading import load_agent, load_from_hub
-from hub.push import push_to_hub
+from zoo.publish import push_to_hub
 from zoo.cli import main
 from zoo.errors import ZooError
 
@@ -197,7 +197,7 @@ def test_fixtures_repositories_verify_against_the_hub_metadata(hub_agents_server
 
 def test_a_pulled_agent_resumes_training_with_its_normalisation(hub_server, tmp_path):
     from hub.normalization import NormalizationStats, RunningStats
-    from hub.pull import pull
+    from zoo.pull import pull
 
     model = _model(0)
     model.learn(64)
@@ -220,7 +220,7 @@ def test_a_pulled_sb3_0x_agent_gets_sb3_2x_train_freq_and_resumes(hub_agents_ser
     from stable_baselines3 import SAC
     from stable_baselines3.common.type_aliases import TrainFrequencyUnit
 
-    from hub.pull import pull
+    from zoo.pull import pull
     from hub.safe_yaml import load_yaml
 
     folder = pull("sb3/sac-Pendulum-v1", tmp_path / "logs", endpoint=hub_agents_server.url, device="cpu")

@@ -28,7 +28,7 @@ from hub.safe_load import UnsafeCheckpointError, load_sb3_zip
 from hub.safe_yaml import load_yaml_text
 from zoo.errors import ZooError
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "sb3-zoo-agents"
+FIXTURES = Path(__file__).resolve().parent / "data" / "sb3-zoo-agents"
 EXPECTED = {row["repo_id"]: row for row in csv.DictReader(open(FIXTURES / "EXPECTED.tsv"), delimiter="\t")}
 
 
@@ -294,7 +294,7 @@ def _readable_alpha(data: dict) -> bool:
 @pytest.mark.parametrize("printed", [
     "(Discrete(32), Discrete(11), __import__('os').system('touch {marker}'))",  # code where a space should be
     "(Discrete(32), Discrete(11), Discrete(2)",  # cut short
-    "(Discrete(32), Box(0, 1, (2,)))",  # a space with no readable form here
+    "(Discrete(32), Graph(Box(0, 1, (2,)), None))",  # a space with no readable form here
     "(Discrete(-3),)",
     "Discrete(32)",  # not a tuple
 ])
@@ -309,5 +309,5 @@ def test_malformed_tuple_space_is_refused_in_one_line(printed, tmp_path):
     with pytest.raises(ZooError) as caught:
         load_sb3_zip(path, QLearning, device="cpu", fallback_hyperparams={"alpha": "lin_0.05"})
     message = str(caught.value)
-    assert "\n" not in message and "observation_space is not a readable Tuple of Discrete spaces" in message
+    assert "\n" not in message and "observation_space is not a readable" in message
     assert not marker.exists()

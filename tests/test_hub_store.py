@@ -13,8 +13,20 @@ import yaml
 
 from hub.client import download, git_blob_sha1
 from hub.loading import load_folder
-from hub.push import evaluate_exactly
-from hub.store import ORG, STORE_DIR, find_pretrained, list_pretrained, pretrained_folders, refresh
+from agents.tabular.exact import exact_evaluation
+from hub.store import ORG, STORE_DIR, find_pretrained, list_pretrained, pretrained_folders
+from zoo.publish import refresh
+
+
+def evaluate_exactly(model, env_id, hyperparams, env_kwargs):
+    """A tabular agent's exact figures, as its evaluation hook computes them."""
+    from zoo.envs.factory import make_env
+
+    env = make_env(env_id, hyperparams, env_kwargs)
+    try:
+        return exact_evaluation(model.policy, env) or {}
+    finally:
+        env.close()
 from zoo.cli import main
 
 REQUIRED = ("a2c-CartPole-v1", "dqn-CartPole-v1", "ppo-CartPole-v1", "sac-Pendulum-v1")

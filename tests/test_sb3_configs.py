@@ -14,7 +14,7 @@ from gymnasium import spaces
 from agents.registry import get_spec
 from zoo.config import config_path, configured_envs, load_hyperparams, make_action_noise
 from zoo.envs.factory import create_env
-from zoo.envs.masking import AllActionsValid, mask_size
+from agents.common.masking import AllActionsValid, mask_size
 from zoo.errors import ZooError
 
 SB3_ALGOS = ("a2c", "ppo", "dqn", "ddpg", "sac", "td3", "trpo", "qrdqn", "tqc", "ars", "ppo_lstm", "ppo_mask", "crossq")

@@ -13,7 +13,7 @@ from agents import QLearning
 from agents.tabular.exact import greedy_actions, optimal_return, policy_return, transition_table
 from agents.tabular.vectorized import TransitionTableVecEnv
 from zoo.envs.factory import create_env
-from zoo.envs.wrappers import ObserveTime, time_bin
+from agents.common.wrappers import ObserveTime, time_bin
 from zoo.errors import ZooError
 
 
@@ -173,7 +173,7 @@ def test_create_env_table_applies_observe_time_and_time_limit(tmp_path):
 
 def test_create_env_table_refuses_other_wrappers_and_envs_without_a_table():
     config = {"env_wrapper": ["zoo.envs.wrappers.DiscretizeObservation"]}
-    with pytest.raises(ZooError, match="vec_env table cannot apply the env_wrapper zoo.envs.wrappers.DiscretizeObservation"):
+    with pytest.raises(ZooError, match="vec_env table cannot apply the env_wrapper agents.common.wrappers.DiscretizeObservation"):
         create_env("MountainCar-v0", 2, hyperparams=config, vec_env="table")
     with pytest.raises(ZooError, match="exposes no transition table"):
         create_env("CartPole-v1", 2, vec_env="table")

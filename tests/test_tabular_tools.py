@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 from agents import QLearning
 from agents.tabular.exact import optimal_return, policy_return, transition_table, value_iteration
 from agents.tabular.vectorized import TransitionTableVecEnv
-from zoo.envs.wrappers import DiscretizeObservation
+from agents.common.wrappers import DiscretizeObservation
 from zoo.errors import ZooError
 
 

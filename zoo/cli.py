@@ -20,6 +20,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("zoo.commands.push", "evaluate an agent and publish it to a Hub repository"),
     "pull": ("zoo.commands.pull", "download an agent from the Hub into a run folder"),
 }
+#: subcommands that read downloaded files, and so take ``--max-entries`` (the bound on sizes a download claims)
+READS_DOWNLOADS = ("enjoy", "pull", "train", "push")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
@@ -32,6 +44,11 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
             importlib.import_module(module).add_arguments(sub_parser)
+            if name in READS_DOWNLOADS:
+                sub_parser.add_argument(
+                    "--max-entries", type=_positive_int, default=None, metavar="N",
+                    help="largest size (array elements, table cells) a downloaded agent may claim "
+                         "(default: $ZOO_MAX_ENTRIES, else 1e8)")
     return parser
 
 
@@ -44,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = importlib.import_module(COMMANDS[args.command][0])
     try:
+        if getattr(args, "max_entries", None) is not None:
+            from agents.common.untrusted import set_max_entries
+
+            set_max_entries(args.max_entries)
         return int(command.run(args) or 0)
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)

@@ -24,45 +24,17 @@ from typing import Any
 import yaml
 
 from agents.common.schedules import parse_schedule
-from zoo.errors import ZooError
+from agents.common.hyperparams import NOISE_TYPES, ZOO_KEYS, constructor_parameters, make_action_noise, to_plain
+# the names the string forms may use, and their parser (downloads are checked with the same allow-list)
+from agents.common.untrusted import ALLOWED_NAMES, allowed_name as _allowed_name, parse_python_literal
+from agents.errors import ZooError
 
 #: where the shipped configs live (the repository's top-level ``configs/``)
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 
-#: keys the zoo consumes itself; the rest go to the algorithm's constructor
-ZOO_KEYS = {
-    "n_timesteps",
-    "policy",
-    "n_envs",
-    "normalize",
-    "normalize_kwargs",
-    "env_wrapper",
-    "vec_env_wrapper",
-    "frame_stack",
-    "callback",
-    "noise_type",
-    "noise_std",
-    "vec_env",
-}
-
-#: names the string form of ``policy_kwargs`` may use, and what they stand for
-ALLOWED_NAMES = {
-    **{f"{prefix}.{name}": f"torch.nn:{name}" for prefix in ("nn", "th.nn", "torch.nn") for name in (
-        "ReLU", "Tanh", "ELU", "LeakyReLU", "SiLU", "GELU", "Sigmoid", "Softplus", "Mish", "SELU", "Identity")},
-    **{f"{prefix}.{name}": f"torch.optim:{name}" for prefix in ("optim", "th.optim", "torch.optim") for name in (
-        "Adam", "AdamW", "RMSprop", "SGD")},
-    **{name: f"stable_baselines3.common.buffers:{name}" for name in ("ReplayBuffer", "DictReplayBuffer")},
-    "HerReplayBuffer": "stable_baselines3:HerReplayBuffer",
-    "RMSpropTFLike": "stable_baselines3.common.sb2_compat.rmsprop_tf_like:RMSpropTFLike",
-    "NatureCNN": "stable_baselines3.common.torch_layers:NatureCNN",
-    "FlattenExtractor": "stable_baselines3.common.torch_layers:FlattenExtractor",
-    "CombinedExtractor": "stable_baselines3.common.torch_layers:CombinedExtractor",
-}
-NOISE_TYPES = ("normal", "ornstein-uhlenbeck")
 #: VecEnv types (``vec_env`` key, ``--vec-env``): SB3's DummyVecEnv and SubprocVecEnv, and ``table``:
 #: NumPy copies of a toy-text env stepped from its transition table (``zoo.envs.factory.create_table_env``)
 VEC_ENV_TYPES = ("dummy", "subproc", "table")
-_CONSTANTS = {"True": True, "False": False, "None": None}
 
 
 @dataclass
@@ -186,59 +158,6 @@ def resolve_name(path: str, where: str) -> Any:
         raise ZooError(f"{where}: cannot import {path!r} ({error})") from None
 
 
-def _allowed_name(name: str, where: str) -> Any:
-    if name in _CONSTANTS:
-        return _CONSTANTS[name]
-    if name not in ALLOWED_NAMES:
-        close = difflib.get_close_matches(name, ALLOWED_NAMES, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ZooError(f"{where}: name {name!r} is not allowed{hint}")
-    return resolve_name(ALLOWED_NAMES[name], where)
-
-
-def _dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
-
-
-def _literal(node: ast.AST, where: str) -> Any:
-    """Evaluate an expression made only of literals, ``dict(...)`` and allowed names."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, (ast.List, ast.Tuple)):
-        items = [_literal(item, where) for item in node.elts]
-        return items if isinstance(node, ast.List) else tuple(items)
-    if isinstance(node, ast.Dict):
-        if any(key is None for key in node.keys):
-            raise ZooError(f"{where}: '**' is not allowed")
-        return {_literal(k, where): _literal(v, where) for k, v in zip(node.keys, node.values)}
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _literal(node.operand, where)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.Call) and _dotted(node.func) == "dict" and not node.args:
-        if any(kw.arg is None for kw in node.keywords):
-            raise ZooError(f"{where}: '**' is not allowed")
-        return {kw.arg: _literal(kw.value, where) for kw in node.keywords}
-    name = _dotted(node)
-    if name is not None:
-        return _allowed_name(name, where)
-    raise ZooError(f"{where}: only literals, dict(...) and known names are allowed, got {ast.unparse(node)!r}")
-
-
-def parse_python_literal(text: str, where: str) -> Any:
-    """Parse the zoo's Python-looking strings without evaluating them."""
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        raise ZooError(f"{where}: cannot parse {text!r}") from None
-    return _literal(tree.body, where)
-
-
 def _resolve_names_in(value: Any, where: str) -> Any:
     """In a YAML mapping, strings naming allowed classes (``nn.ReLU``) become those classes."""
     if isinstance(value, dict):
@@ -335,12 +254,6 @@ def _matches(value: Any, kinds: set[Any]) -> bool:
 def _describe(kinds: set[Any]) -> str:
     names = sorted("schedule (lin_X)" if k == "callable" else ("null" if k is type(None) else k.__name__) for k in kinds)
     return " or ".join(names)
-
-
-def constructor_parameters(algo_class: type) -> dict[str, inspect.Parameter]:
-    """Keyword arguments the algorithm's constructor takes."""
-    params = inspect.signature(algo_class.__init__).parameters
-    return {name: p for name, p in params.items() if name not in ("self", "policy", "env") and p.kind is not p.VAR_KEYWORD}
 
 
 def _coerce(value: Any, kinds: set[Any] | None) -> Any:
@@ -458,26 +371,3 @@ def load_hyperparams(
     raw = select_entry(read_yaml(path), env_id, path)
     raw.update(overrides or {})
     return build_hyperparams(spec.name, env_id, raw, spec.load(), str(path))
-
-
-def make_action_noise(noise: tuple[str, float], n_actions: int) -> Any:
-    """``noise_type``/``noise_std`` of the config as an SB3 action-noise object."""
-    import numpy as np
-    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
-
-    noise_type, noise_std = noise
-    noise_class = NormalActionNoise if noise_type == "normal" else OrnsteinUhlenbeckActionNoise
-    return noise_class(mean=np.zeros(n_actions), sigma=noise_std * np.ones(n_actions))
-
-
-def to_plain(value: Any) -> Any:
-    """A value as plain YAML can hold it (classes and schedules become their names) for ``config.yml``."""
-    if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)

@@ -42,7 +42,10 @@ class Agent:
 
 def load_run(run_folder: str | Path, load_best: bool = False, checkpoint: int | None = None, device: str = "auto") -> Agent:
     """Load an agent from a local run folder (SB3's own ``load``: these are files this user wrote)."""
+    from zoo.pull import check_pulled_run
+
     run_folder = Path(run_folder)
+    check_pulled_run(run_folder)  # a pulled run stays a download: its config is checked like one
     args = runs.read_run_yaml(run_folder, "args.yml")
     algo, env_id = args["algo"], args["env_id"]
     path = runs.model_path(run_folder, env_id, load_best, checkpoint)

@@ -255,6 +255,9 @@ def resume(run_folder: str | Path, device: str | None = None, progress: bool = F
     run_folder = Path(run_folder)
     if not run_folder.is_dir():
         raise ZooError(f"run folder not found: {run_folder}")
+    from zoo.pull import check_pulled_run
+
+    check_pulled_run(run_folder)  # a pulled run stays a download: its config is checked like one
     args = runs.read_run_yaml(run_folder, "args.yml")
     options = TrainOptions(**{k: v for k, v in args.items() if k in {f.name for f in dataclasses.fields(TrainOptions)}})
     options.device = device or options.device

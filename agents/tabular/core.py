@@ -23,6 +23,8 @@ env this is exactly the sequential rule.
 
 from __future__ import annotations
 
+import math
+
 import random
 import time
 from typing import Any, ClassVar, TypeVar
@@ -39,6 +41,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import safe_mean
 
+from agents.common.evaluation import EvaluationRequest, standard_figures
 from agents.common.schedules import make_schedule, parse_schedule
 from agents.tabular.vec_env import LightDummyVecEnv
 from agents.errors import ZooError
@@ -128,6 +131,13 @@ class TabularPolicy(BasePolicy):
         self.rng = np.random.default_rng()
         self._resizable: set[str] = set()
         self.add_table("q_table", (self.n_states, self.n_actions), fill=initial_q)
+
+    @staticmethod
+    def table_entries(observation_space: spaces.Space, action_space: spaces.Space) -> int:
+        """Entries of the Q-table for these spaces, computed without allocating it (checked before loading a
+        download, whose spaces may claim any size)."""
+        parts = observation_space.spaces if isinstance(observation_space, spaces.Tuple) else [observation_space]
+        return math.prod(int(getattr(part, "n", 1)) for part in parts) * int(getattr(action_space, "n", 1))
 
     def add_table(self, name: str, shape: tuple[int, ...], fill: float = 0.0, resizable: bool = False) -> None:
         """Register a float64 table saved with the policy; a ``resizable`` one takes the saved shape on load."""
@@ -307,6 +317,22 @@ class TabularAlgorithm(BaseAlgorithm):
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "q_table", "_q_flat", "_py_rng", "_np_rng", "epsilon_schedule"]
+
+    #: not a neural network: model cards leave out the deep-reinforcement-learning tag
+    deep_learning = False
+
+    def evaluation_figures(self, request: EvaluationRequest) -> dict[str, Any]:
+        """The evaluation hook: the standard figures, plus, on an env with a transition table and a time limit,
+        the greedy policy's exact expected return and the optimum (:func:`agents.tabular.exact.exact_evaluation`)."""
+        from agents.tabular.exact import exact_evaluation
+
+        figures = standard_figures(self, request)
+        env = request.make_env()
+        try:
+            figures.update(exact_evaluation(self.policy, env) or {})
+        finally:
+            env.close()
+        return figures
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy"], []

@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from zoo.envs.wrappers import ObserveTime, time_bin, time_limit
+from agents.common.wrappers import ObserveTime, time_bin, time_limit
 from agents.errors import ZooError
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class TransitionTable:
 def transition_table(env: gym.Env | str) -> TransitionTable:
     """Read the transition table of a toy-text env (or env id): ``unwrapped.P`` and its initial distribution."""
     if isinstance(env, str):
-        import zoo.envs  # noqa: F401  (the zoo's own envs)
+        import agents.environments  # noqa: F401  (the zoo's own envs)
 
         env = gym.make(env)
     horizon = time_limit(env)

@@ -35,7 +35,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from agents.tabular.exact import transition_table
-from zoo.envs.wrappers import ObserveTime, time_bin
+from agents.common.wrappers import ObserveTime, time_bin
 from agents.errors import ZooError
 
 

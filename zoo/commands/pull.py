@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hub.pull import pull
+    from zoo.pull import pull
     from zoo import runs
 
     folder = pull(args.repo_id, args.log_folder, revision=args.revision, endpoint=args.endpoint, token=args.token,

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     from agents.registry import get_spec
-    from hub.push import push_run
+    from zoo.publish import push_run
     from zoo import runs
 
     if args.folder:

@@ -1,50 +1,5 @@
-"""Action masks for environments that have none, so MaskablePPO can train on them.
+"""``zoo.envs.masking.AllActionsValid``, the name configs use; defined in :mod:`agents.common.masking`."""
 
-MaskablePPO asks its environment for ``action_masks()``: a flat boolean array with one entry per
-choice of every action dimension (``True`` = allowed). Classic-control and Box2D environments
-forbid nothing, so :class:`AllActionsValid` answers "everything is allowed"; with it MaskablePPO
-behaves exactly like PPO. Use it from a config as::
+from agents.common.masking import AllActionsValid, mask_size
 
-    env_wrapper: zoo.envs.masking.AllActionsValid
-"""
-
-from __future__ import annotations
-
-import gymnasium as gym
-import numpy as np
-from gymnasium import spaces
-
-from zoo.errors import ZooError
-
-
-def mask_size(action_space: spaces.Space) -> int:
-    """Length of the flat action mask MaskablePPO expects for ``action_space``.
-
-    :param action_space: a ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space
-    :return: ``n`` for Discrete, ``sum(nvec)`` for MultiDiscrete, ``2 * n`` for MultiBinary
-    """
-    if isinstance(action_space, spaces.Discrete):
-        return int(action_space.n)
-    if isinstance(action_space, spaces.MultiDiscrete):
-        return int(np.sum(action_space.nvec))
-    if isinstance(action_space, spaces.MultiBinary):
-        return 2 * int(np.prod(action_space.shape))
-    raise ZooError(
-        f"action masks need a Discrete, MultiDiscrete or MultiBinary action space, not {action_space}; "
-        "pick an environment with discrete actions"
-    )
-
-
-class AllActionsValid(gym.Wrapper):
-    """Give an environment an ``action_masks()`` method that allows every action.
-
-    :param env: the environment to wrap (discrete action space)
-    """
-
-    def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
-        self._mask = np.ones(mask_size(env.action_space), dtype=bool)
-
-    def action_masks(self) -> np.ndarray:
-        """The mask of allowed actions: all ``True``."""
-        return self._mask.copy()
+__all__ = ["AllActionsValid", "mask_size"]
