@@ -259,3 +259,22 @@ def test_evaluation_hook_reports_success_rate_and_episode_length():
     figures = evaluate_agent(model, request)
     assert figures["n_eval_episodes"] == 2 and figures["success_rate"] in (0.0, 0.5, 1.0)
     assert 1 <= figures["mean_ep_length"] <= 100 and figures["mean_reward"] == -figures["mean_ep_length"] + figures["success_rate"]
+
+
+def test_pickle_free_load_gives_identical_actions_and_subgoals(tmp_path):
+    """The Hub's loader (JSON data + weights_only tensors, nothing unpickled) rebuilds the same hierarchy."""
+    from hub.safe_load import load_sb3_zip
+
+    model = HAC("MultiInputPolicy", short_car(), n_levels=3, subgoal_horizon=4, batch_size=16, gradient_steps=2, seed=4, **MOUNTAIN_CAR)
+    model.learn(200)
+    model.save(tmp_path / "hac.zip")
+    loaded = load_sb3_zip(tmp_path / "hac.zip", HAC)
+    assert (loaded.subgoal_projection, loaded.subgoal_bounds, loaded.subgoal_threshold) == (
+        [0, 1], [[-1.2, -0.07], [0.6, 0.07]], [0.05, 0.01])
+    env = short_car(6)
+    obs, states, start = env.reset(), [None, None], np.ones(1, bool)
+    for _ in range(40):
+        (a, states[0]), (b, states[1]) = (m.predict(obs, state=s, episode_start=start, deterministic=True) for m, s in zip((model, loaded), states))
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(states[0][0], states[1][0])  # the subgoals of levels 1 and 2
+        obs, _, start, _ = env.step(a)

@@ -176,12 +176,19 @@ class HAC(BaseAlgorithm):
         self.random_action_prob = random_action_prob
         self.n_hindsight_goals = n_hindsight_goals
         self.learning_starts = learning_starts
-        if _init_setup_model:  # resolve the goal spaces from the env (a loaded model has them in its data)
+        # the goal spaces as plain lists (JSON in the saved data): resolved from the env here; a model being
+        # loaded (no env) gets the resolved values back from its data
+        self.subgoal_projection: Any = subgoal_projection
+        self.goal_threshold: Any = goal_threshold
+        self.subgoal_bounds: Any = subgoal_bounds
+        self.subgoal_threshold: Any = subgoal_threshold
+        if _init_setup_model:
             check_goal_env(self.observation_space)
-            self.subgoal_projection: str | list[int] = _projection(subgoal_projection, self.observation_space)
-            self.goal_threshold: list[float] = _goal_threshold(goal_threshold, self.env, self.observation_space)
-            self.subgoal_low, self.subgoal_high = _subgoal_bounds(subgoal_bounds, self.subgoal_projection, self.observation_space)
-            self.subgoal_threshold: list[float] = _subgoal_threshold(subgoal_threshold, self.goal_threshold, self.subgoal_projection, len(self.subgoal_low))
+            self.subgoal_projection = _projection(subgoal_projection, self.observation_space)  # type: ignore[arg-type]
+            self.goal_threshold = _goal_threshold(goal_threshold, self.env, self.observation_space)  # type: ignore[arg-type]
+            self.subgoal_bounds = list(_subgoal_bounds(subgoal_bounds, self.subgoal_projection, self.observation_space))  # type: ignore[arg-type]
+            self.subgoal_threshold = _subgoal_threshold(subgoal_threshold, self.goal_threshold, self.subgoal_projection,
+                                                        len(self.subgoal_bounds[0]))
             self._setup_model()
 
     def _setup_model(self) -> None:
@@ -191,12 +198,12 @@ class HAC(BaseAlgorithm):
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space, self.action_space, self.lr_schedule, n_levels=self.n_levels,
             subgoal_horizon=self.subgoal_horizon, goal_threshold=self.goal_threshold, subgoal_threshold=self.subgoal_threshold,
-            subgoal_low=self.subgoal_low, subgoal_high=self.subgoal_high, subgoal_projection=self.subgoal_projection,
+            subgoal_low=list(self.subgoal_bounds[0]), subgoal_high=list(self.subgoal_bounds[1]), subgoal_projection=self.subgoal_projection,
             **self.policy_kwargs,
         ).to(self.device)
         obs_dim = int(np.prod(self.observation_space["observation"].shape))  # type: ignore[index]
         goal_dim = int(np.prod(self.observation_space["desired_goal"].shape))  # type: ignore[index]
-        subgoal_dim, action_dim = len(self.subgoal_low), int(np.prod(self.action_space.shape))  # type: ignore[arg-type]
+        subgoal_dim, action_dim = len(self.subgoal_bounds[0]), int(np.prod(self.action_space.shape))  # type: ignore[arg-type]
         self.replay_buffer = HACReplay([
             LevelReplayBuffer(self.buffer_size, obs_dim, goal_dim if level == self.n_levels - 1 else subgoal_dim,
                               action_dim if level == 0 else subgoal_dim)
@@ -267,7 +274,7 @@ class HAC(BaseAlgorithm):
         """
         assert self.env is not None and self._last_obs is not None
         below_top = self.n_levels - 1
-        self._subgoals = np.zeros((below_top, len(self.subgoal_low)), np.float32)
+        self._subgoals = np.zeros((below_top, len(self.subgoal_bounds[0])), np.float32)
         self._counts = np.zeros(below_top, np.int64)
         self._tested = np.zeros(self.n_levels, dtype=bool)  # the top level is never under test
         self._pending: list[_Pending | None] = [None] * self.n_levels
