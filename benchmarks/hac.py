@@ -102,9 +102,10 @@ def mountain_car(seed: int, max_episodes: int, every: int = 25) -> dict[str, Any
     return data
 
 
-def play_episode(model: Any, env: Any) -> tuple[np.ndarray, list[np.ndarray], bool]:
-    """One deterministic episode: the observations, the subgoal of level 1 at each step, success."""
-    obs, state, start = env.reset(), None, np.ones(1, bool)
+def play_episode(model: Any, env: Any, obs: Any = None) -> tuple[np.ndarray, list[np.ndarray], bool]:
+    """One deterministic episode (from ``obs``, the env's reset observation, or a fresh reset): the
+    observations, the subgoal of level 1 at each step, success."""
+    obs, state, start = env.reset() if obs is None else obs, None, np.ones(1, bool)
     path, subgoals, success = [obs["observation"][0].copy()], [], False
     while True:
         action, state = model.predict(obs, state=state, episode_start=start, deterministic=True)
@@ -207,10 +208,48 @@ def point_maze(seed: int, algo: str, steps: int, every: int) -> dict[str, Any]:
         curve.append({"steps": model.num_timesteps, "success": rate, "length": length})
         print(f"[pointmaze {algo} {seed}] {curve[-1]} {time.time() - start:.0f}s", flush=True)
     to_90 = next((point["steps"] for point in curve if point["success"] >= 0.9), None)
+    if algo == "hac" and seed == 0:
+        draw_maze_episode(model, make(MAZE, 2024)[1], RESULTS / "hac_pointmaze_episode.png")
     data = {"seed": seed, "algo": algo, "steps": model.num_timesteps, "final_success": curve[-1]["success"],
             "steps_to_90": to_90, "curve": curve, "seconds": time.time() - start}
     save(f"pointmaze_{algo}_seed{seed}", data)
     return data
+
+
+def draw_maze_episode(model: Any, env: Any, out: Path) -> None:
+    """The U-maze from above: walls, the ball's path, the subgoals level 1 set, the goal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle, Rectangle
+
+    obs = env.reset()
+    desired = obs["desired_goal"][0].copy()
+    path, subgoals, success = play_episode(model, env, obs)
+    distinct = [g for i, g in enumerate(subgoals) if i == 0 or not np.array_equal(g, subgoals[i - 1])]
+    maze = env.envs[0].unwrapped.maze.maze_map
+    fig, ax = plt.subplots(figsize=(5, 5))
+    rows, cols = len(maze), len(maze[0])
+    for i, row in enumerate(maze):
+        for j, cell in enumerate(row):
+            if cell == 1:
+                ax.add_patch(Rectangle((j - cols / 2, rows / 2 - i - 1), 1, 1, color="0.3"))
+    ax.add_patch(Circle(desired, 0.45, color="tab:green", alpha=0.25, label="goal (success radius 0.45)"))
+    ax.plot(path[:, 0], path[:, 1], "-", color="tab:blue", label=f"path ({len(path) - 1} steps)")
+    ax.plot(path[0, 0], path[0, 1], "o", color="tab:blue")
+    for i, g in enumerate(distinct):
+        ax.plot(g[0], g[1], "x", color="tab:red", label="subgoals of level 1" if i == 0 else None)
+        ax.annotate(str(i + 1), (g[0], g[1]), textcoords="offset points", xytext=(3, 3), fontsize=7, color="tab:red")
+    ax.set_xlim(-cols / 2, cols / 2)
+    ax.set_ylim(-rows / 2, rows / 2)
+    ax.set_aspect("equal")
+    ax.set_title(f"HAC on PointMaze_UMaze-v3: {'reached' if success else 'missed'} the goal", fontsize=10)
+    ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {out}")
 
 
 # ---------------------------------------------------------------------- report
