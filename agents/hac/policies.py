@@ -227,7 +227,7 @@ class HACPolicy(BasePolicy):
         ``state`` is ``(subgoals, counts)``: the current goal of every level below the top, shape
         ``(n_envs, n_levels - 1, subgoal_dim)``, and how many actions each level has taken toward it.
         ``episode_start`` (or ``state=None``) makes the hierarchy choose all its subgoals afresh.
-        ``deterministic=False`` adds Gaussian noise of a tenth of the action range at every level.
+        ``deterministic=False`` adds Gaussian noise (std: a tenth of the half range) at every level.
         """
         obs = {key: np.asarray(value) for key, value in observation.items()}
         n_envs = obs["observation"].shape[0] if obs["observation"].ndim > 1 else 1
