@@ -18,7 +18,7 @@ end of an episode, on deterministic evaluation episodes of a separate env (seed 
 
 Usage::
 
-    python benchmarks/hac.py mountaincar --seeds 0 1 2 3 4 [--max-episodes 300]
+    python benchmarks/hac.py mountaincar --seeds 0 1 2 3 4 [--max-episodes 300] [--n-levels 3]
     python benchmarks/hac.py pendulum --seeds 0 1 2 3 4 [--episodes 300]
     python benchmarks/hac.py pointmaze --seeds 0 1 2 [--steps 30000] [--only hac|sac]
     python benchmarks/hac.py report
@@ -78,29 +78,32 @@ def save(name: str, data: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------- goal MountainCar
 
 
-def mountain_car(seed: int, max_episodes: int, every: int = 25) -> dict[str, Any]:
+def mountain_car(seed: int, max_episodes: int, every: int = 25, n_levels: int | None = None) -> dict[str, Any]:
+    """``n_levels`` 3: the config's entry with 3 levels of H = 10 (results ``mountaincar3_seedN.json``)."""
     from agents import HAC
 
     hp, env = make(MOUNTAIN_CAR, seed)
     _, eval_env = make(MOUNTAIN_CAR, seed + 1000)
-    model = HAC(hp.policy, env, seed=seed, **hp.algo_kwargs)
+    kwargs = {**hp.algo_kwargs, **({"n_levels": 3, "subgoal_horizon": 10} if n_levels == 3 else {})}
+    name = f"mountaincar{'3' if n_levels == 3 else ''}_seed{seed}"
+    model = HAC(hp.policy, env, seed=seed, **kwargs)
     start, curve, solved_at = time.time(), [], None
     while model._episode_num < max_episodes:
         train_episodes(model, every)
         rate, length = success_rate(model, eval_env, 20)
         curve.append({"episodes": model._episode_num, "steps": model.num_timesteps, "success": rate, "length": length})
         print(f"[mountaincar {seed}] {curve[-1]} {time.time() - start:.0f}s", flush=True)
-        save(f"mountaincar_seed{seed}", {"seed": seed, "episodes_to_95": None, "final_success_100": None, "steps": model.num_timesteps,
+        save(name, {"seed": seed, "episodes_to_95": None, "final_success_100": None, "steps": model.num_timesteps,
                                          "curve": curve, "seconds": time.time() - start, "unfinished": True})  # so far
         if rate >= 0.95:
             solved_at = model._episode_num
             break
     final, final_length = success_rate(model, eval_env, 100)
-    if seed == 0:
+    if seed == 0 and n_levels != 3:
         draw_mountain_car_episode(model, make(MOUNTAIN_CAR, 2024)[1], RESULTS / "hac_mountaincar_episode.png")
     data = {"seed": seed, "episodes_to_95": solved_at, "final_success_100": final, "final_length": final_length,
             "steps": model.num_timesteps, "curve": curve, "seconds": time.time() - start}
-    save(f"mountaincar_seed{seed}", data)
+    save(name, data)
     return data
 
 
@@ -279,6 +282,14 @@ def report() -> str:
         lines.append(f"  {len(solved)} of {len(load('mountaincar_seed*.json'))} seeds reached it; mean success over 100 episodes of those "
                      f"{mean_final:.3f}, ratio to the 95% target {mean_final / 0.95:.3f}")
         lines.append("")
+    three = load("mountaincar3_seed*.json")
+    if three:
+        lines.append("GoalMountainCarContinuous-v0, 3 levels of H = 10 (otherwise the same config): episodes until 95% success")
+        for c in three:
+            lines.append(f"  seed {c['seed']}: {c['episodes_to_95']} episodes ({c['steps']} steps, {c['seconds']:.0f} s); then success "
+                         f"{c['final_success_100']} over 100 episodes" if not c.get("unfinished") else
+                         f"  seed {c['seed']}: NOT reached after {c['curve'][-1]['episodes']} episodes (run stopped there)")
+        lines.append("")
     pends = load("pendulum_seed*.json")
     if pends:
         lines.append("GoalPendulum-v1, 2 levels: success over 100 evaluation episodes after training, beside random actions (same run)")
@@ -319,11 +330,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30_000)
     parser.add_argument("--eval-every", type=int, default=3_000)
     parser.add_argument("--only", choices=["hac", "sac"], default=None)
+    parser.add_argument("--n-levels", type=int, choices=[2, 3], default=2, help="mountaincar: 2 (the config) or 3 levels of H = 10")
     args = parser.parse_args()
     th.set_num_threads(1)
     for seed in args.seeds if args.task != "report" else []:
         if args.task == "mountaincar":
-            mountain_car(seed, args.max_episodes)
+            mountain_car(seed, args.max_episodes, n_levels=args.n_levels)
         elif args.task == "pendulum":
             pendulum(seed, args.episodes)
         else:
