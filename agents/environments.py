@@ -22,6 +22,10 @@ ZOO_ENVS: dict[str, dict[str, Any]] = {
     "CartpoleSwingup-v0": {"entry_point": "agents.planet.envs:make_dmc_env", "kwargs": {"domain": "cartpole", "task": "swingup"}},
     "CartpoleSwingupPixels-v0": {"entry_point": "agents.planet.envs:make_dmc_env",
                                  "kwargs": {"domain": "cartpole", "task": "swingup", "pixels": True, "action_repeat": 8}},
+    # goal-conditioned envs (Dict observations for HER and HAC)
+    "GoalMountainCarContinuous-v0": {"entry_point": "agents.envs.goal_envs:GoalMountainCarContinuousEnv", "max_episode_steps": 999},
+    "GoalPendulum-v1": {"entry_point": "agents.envs.goal_envs:GoalPendulumEnv", "max_episode_steps": 200},
+    "PointMaze_UMaze-v3": {"entry_point": "agents.envs.robotics:point_maze_u_maze", "max_episode_steps": 300},
 }
 # every mpe2 scenario (mpe2/simple_spread_v3 ...) and lbforaging task (lbforaging/Foraging-8x8-2p-2f-coop-v3 ...)
 ZOO_ENVS.update(multiagent_env_ids())

@@ -128,3 +128,4 @@ register("mcts", "agents.mcts:MCTS", _DISCRETE, observation_spaces=("Discrete", 
 register("maddpg", "agents.maddpg:MADDPG", ("Box", "MultiDiscrete"), off_policy=True, observation_spaces=("Box",))
 register("planet", "agents.planet:PlaNet", _BOX, observation_spaces=("Box",))
 register("qmix", "agents.qmix:QMIX", ("MultiDiscrete",), observation_spaces=("Box",))
+register("hac", "agents.hac:HAC", _BOX, off_policy=True)

@@ -67,6 +67,8 @@ _ENV_WRAPPERS: dict[str, tuple[str, ...]] = {
     "agents.common.wrappers": ("DiscretizeObservation", "ObserveTime"),
     "zoo.envs.masking": ("AllActionsValid",),
     "agents.common.masking": ("AllActionsValid",),
+    "agents.envs.goal_envs": ("GoalObservation",),
+    "agents.envs.robotics": ("EndAtGoal",),
 }
 #: where the zoo's own wrappers are defined, for the names under ``zoo.envs.*``
 _DEFINED_IN = {"zoo.envs.wrappers": "agents.common.wrappers", "zoo.envs.masking": "agents.common.masking"}

@@ -1,0 +1,1 @@
+"""Environment definitions the algorithms need; ``zoo.envs.ZOO_ENVS`` registers them as gymnasium ids."""
