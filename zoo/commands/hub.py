@@ -105,16 +105,17 @@ def run(args: argparse.Namespace) -> int:
         n = server.cleaned["files"]
         size = server.cleaned["bytes"] / 1e6
         seeded += f", removed {n} file{'s' * (n != 1)} ({size:.1f} MB) left by interrupted writes"
-    print(
-        f"Hub server on {server.url} (root {root}{seeded}; writes "
-        f"{'need the token' if token else 'are open'}). Clients: HF_ENDPOINT={server.url}. Ctrl-C stops it.",
-        flush=True,
-    )
-    if not token and args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"Warning: listening on {args.host} without --token: anyone who can reach it can write.", file=sys.stderr)
-    # SIGTERM (e.g. from a process manager) stops it as cleanly as Ctrl-C.
+    # SIGTERM (e.g. from a process manager) stops it as cleanly as Ctrl-C; set before the banner, which tells
+    # a waiting client that the server is up and may now be stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        print(
+            f"Hub server on {server.url} (root {root}{seeded}; writes "
+            f"{'need the token' if token else 'are open'}). Clients: HF_ENDPOINT={server.url}. Ctrl-C stops it.",
+            flush=True,
+        )
+        if not token and args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"Warning: listening on {args.host} without --token: anyone who can reach it can write.", file=sys.stderr)
         server.serve_forever()
     except KeyboardInterrupt:
         print("Hub server stopped.", file=sys.stderr)
