@@ -65,9 +65,17 @@ class Episodes:
     infos: list[list[dict[str, Any]]] = field(default_factory=list)
 
 
-def run_episodes(model: Any, request: EvaluationRequest) -> Episodes:
-    """Play ``request.n_eval_episodes`` episodes with SB3's ``evaluate_policy``, keeping every step's info."""
+def run_episodes(model: Any, request: EvaluationRequest, evaluate: Callable[..., Any] | None = None,
+                 **evaluate_kwargs: Any) -> Episodes:
+    """Play ``request.n_eval_episodes`` episodes with SB3's ``evaluate_policy``, keeping every step's info.
+
+    :param evaluate: another function with ``evaluate_policy``'s signature (sb3-contrib's masked one, for
+        agents that honour action masks); default SB3's
+    :param evaluate_kwargs: its extra arguments (``use_masking=True``)
+    """
     from stable_baselines3.common.evaluation import evaluate_policy
+
+    evaluate_policy = evaluate or evaluate_policy
 
     if request.n_eval_episodes < 1:
         raise ZooError(f"the number of evaluation episodes must be at least 1, not {request.n_eval_episodes}")
@@ -84,7 +92,7 @@ def run_episodes(model: Any, request: EvaluationRequest) -> Episodes:
     try:
         returns, lengths = evaluate_policy(model, env, n_eval_episodes=request.n_eval_episodes,
                                            deterministic=request.deterministic, return_episode_rewards=True,
-                                           callback=keep_info)
+                                           callback=keep_info, **evaluate_kwargs)
     finally:
         env.close()
     episodes.returns = [float(r) for r in returns]

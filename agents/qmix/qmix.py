@@ -483,27 +483,10 @@ class QMIX(BaseAlgorithm):
         """
         from sb3_contrib.common.maskable.evaluation import evaluate_policy
 
-        from agents.common.evaluation import Episodes, summarise
+        from agents.common.evaluation import run_episodes, summarise
 
-        if request.n_eval_episodes < 1:
-            raise ZooError(f"the number of evaluation episodes must be at least 1, not {request.n_eval_episodes}")
-        episodes = Episodes()
-        current: list[dict[str, Any]] = []
-
-        def keep_info(local_vars: dict[str, Any], _globals: dict[str, Any]) -> None:
-            current.append(dict(local_vars["info"]))
-            if local_vars["done"]:
-                episodes.infos.append(list(current))
-                current.clear()
-
-        env = request.make_vec_env()
-        try:
-            returns, lengths = evaluate_policy(self, env, n_eval_episodes=request.n_eval_episodes,
-                                               deterministic=request.deterministic, return_episode_rewards=True,
-                                               callback=keep_info, use_masking=bool((self.multiagent or {}).get("has_action_masks")))
-        finally:
-            env.close()
-        episodes.returns, episodes.lengths = [float(r) for r in returns], [int(n) for n in lengths]
+        episodes = run_episodes(self, request, evaluate=evaluate_policy,
+                                use_masking=bool((self.multiagent or {}).get("has_action_masks")))
         figures = summarise(episodes, request)
         agent_returns = np.array([np.sum([info["agent_rewards"] for info in infos], axis=0) for infos in episodes.infos])
         for i, agent in enumerate((self.multiagent or {}).get("agent_ids", [])):
