@@ -131,3 +131,20 @@ def test_a_local_ray_runs_the_benchmark(tmp_path):
     assert results["ran"] == 4 and len(results["records"]) == 4
     assert {r["env_id"] for r in results["records"]} == {"Taxi-v4", "FrozenLake-v1"}
     assert all(Path(r["run_folder"]).is_dir() and r["env_steps"] >= 500 for r in results["records"])
+
+
+def test_a_planner_is_benchmarked_on_a_game_by_its_evaluation_hook(tmp_path):
+    """MCTS trains nothing: its runs are evaluations of the config's settings on a PettingZoo game, whose own
+    figures (W/D/L) reach the table; an algorithm that must train on a gymnasium env is listed as not run."""
+    results = benchmark(BenchmarkOptions(algos=["mcts", "ppo"], envs=["tictactoe_v3"], seeds=2, folder=str(tmp_path),
+                                         workers=1, eval_episodes=2, progress=False))
+    assert results["ran"] == 2 and [r["seed"] for r in results["records"]] == [0, 1]
+    for record in results["records"]:
+        figures = record["figures"]
+        assert record["evaluation_only"] and record["env_steps"] == 0 and record["run_folder"] is None
+        assert figures["vs_random/wins"] + figures["vs_random/draws"] + figures["vs_random/losses"] == 2
+    assert [s["algo"] for s in results["not_run"]] == ["ppo"]
+    table = (tmp_path / "results.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| mcts | tictactoe_v3 | 2 |"))
+    assert "vs_random/wins" in row and "nothing trained" in row
+    assert "Not run: ppo tictactoe_v3 (" in table

@@ -98,8 +98,10 @@ def configured_pairs(algos: list[str] | None, envs: list[str] | None) -> tuple[l
     from zoo.envs.factory import check_env_id, check_spaces
 
     names = [get_spec(a).name for a in algos] if algos else [n for n in ALGOS if config_path(n).is_file()]
+    planners = [name for name in names if is_planner(name)]
     for env_id in envs or []:
-        check_env_id(env_id)
+        if not (planners and not is_gym_env(env_id)):  # a planner knows ids beyond gymnasium's (PettingZoo games)
+            check_env_id(env_id)
     pairs, skipped = [], []
     for name in names:
         path = config_path(name)
@@ -112,6 +114,12 @@ def configured_pairs(algos: list[str] | None, envs: list[str] | None) -> tuple[l
                 if envs and algos:
                     skipped.append(Skipped(name, env_id, f"{path.name} has no entry for it"))
                 continue
+            if not is_gym_env(env_id):
+                if name in planners:  # the planner checks the id when it is built
+                    pairs.append((name, env_id))
+                else:
+                    skipped.append(Skipped(name, env_id, "not a gymnasium env (only a planner plays it)"))
+                continue
             try:
                 check_spaces(name, env_id)
             except ZooError as error:
@@ -122,6 +130,19 @@ def configured_pairs(algos: list[str] | None, envs: list[str] | None) -> tuple[l
         raise ZooError("nothing to benchmark: no configured (algorithm, env) pair matches"
                        + "".join(f"; {s.algo} {s.env_id}: {s.reason}" for s in skipped[:3]))
     return pairs, skipped
+
+
+def is_planner(algo: str) -> bool:
+    """Whether the algorithm plays without training (MCTS): its runs are evaluations of the config's settings."""
+    from zoo.enjoy import needs_training
+
+    return not needs_training(algo)
+
+
+def is_gym_env(env_id: str) -> bool:
+    import gymnasium as gym
+
+    return env_id in gym.registry
 
 
 def matrix(pairs: list[tuple[str, str]], seeds: int) -> list[RunSpec]:
@@ -252,11 +273,29 @@ def final_figures(model: Any, run_folder: Path, spec: RunSpec, episodes: int) ->
     return evaluate_agent(model, request)
 
 
+def plan_one(spec: RunSpec, options: BenchmarkOptions) -> dict[str, Any]:
+    """A planner's run: its config's settings with the run's seed, evaluated through the evaluation hook
+    (``zoo enjoy``'s code, which plays ids beyond gymnasium's); no training, so no env steps and no curve."""
+    from zoo.enjoy import evaluate_by_hook, planner_agent
+
+    start = time.perf_counter()
+    agent = planner_agent(spec.algo, spec.env_id, device="cpu", seed=spec.seed)
+    figures = evaluate_by_hook(agent, options.eval_episodes, seed=100_000 + spec.seed)
+    return {
+        "algo": spec.algo, "env_id": spec.env_id, "seed": spec.seed, "family": family_of(spec.algo),
+        "run_folder": None, "figures": _plain(figures), "env_steps": 0, "n_timesteps_option": options.n_timesteps,
+        "wall_clock_s": round(time.perf_counter() - start, 3), "evaluation_only": True, "resumed": False,
+        "hardware": hardware(), "host": platform.node(), "zoo": zoo_version(), "eval_curve": None,
+    }
+
+
 def run_one(spec: RunSpec, options: BenchmarkOptions) -> dict[str, Any]:
     """Train (or resume) one run and return its record: figures, curve, steps, wall-clock, hardware."""
     from zoo.plot import read_evaluations, read_monitor, write_curve_json
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if is_planner(spec.algo):
+        return plan_one(spec, options)
     start = time.perf_counter()
     run_folder, model, resumed = train_or_resume(spec, options)
     trained = time.perf_counter() - start

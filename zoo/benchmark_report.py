@@ -71,7 +71,7 @@ def summarise_group(algo: str, env_id: str, group: list[dict[str, Any]], org: st
         "wall_clock_s": float(np.mean([r["wall_clock_s"] for r in group])),
         "hardware": sorted({r["hardware"] for r in group}),
         "best_seed": best["seed"], "best_run_folder": best["run_folder"], "hub_repo": repo,
-        "push": f"zoo push --folder {best['run_folder']} --repo-id {repo}",
+        "push": f"zoo push --folder {best['run_folder']} --repo-id {repo}" if best["run_folder"] else None,
     }
 
 
@@ -80,7 +80,9 @@ def _number(value: float) -> str:
 
 
 def _figure(key: str, value: Any) -> str:
-    return f"{key} {', '.join(value)}" if isinstance(value, list) else f"{key} {value:.3g}"
+    if isinstance(value, list):
+        return f"{key} {', '.join(value)}"
+    return f"{key} {value:,.0f}" if abs(value) >= 1000 else f"{key} {value:.3g}"
 
 
 def markdown_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> str:
@@ -100,7 +102,7 @@ def markdown_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> str:
             f"| {row['algo']} | {row['env_id']} | {len(row['seeds'])} | {_number(row['iqm'])} "
             f"[{_number(row['iqm_ci'][0])}, {_number(row['iqm_ci'][1])}] | {_number(row['mean'])} ± {_number(row['std'])} "
             f"| {own} | {row['env_steps']:,.0f} | {row['wall_clock_s']:.1f} s | {'; '.join(row['hardware'])} "
-            f"| {row['best_seed']} → `{row['hub_repo']}` |")
+            + (f"| {row['best_seed']} → `{row['hub_repo']}` |" if row["best_run_folder"] else "| — (nothing trained) |"))
     not_run = results.get("not_run", [])
     if not_run:
         lines += ["", "Not run: " + "; ".join(f"{s['algo']} {s['env_id']} ({s['reason']})" for s in not_run) + "."]
@@ -134,7 +136,7 @@ def plot_learning_curves(algo: str, env_id: str, group: list[dict[str, Any]], pa
     """Mean and 95% CI over seeds of the periodic evaluations, against env steps and against wall-clock."""
     from zoo.plot import pyplot
 
-    curves = [curve_from_json(r["eval_curve"]) for r in group]
+    curves = [curve_from_json(r["eval_curve"]) for r in group if r.get("eval_curve") is not None]
     if not any(len(c.y) for c in curves):
         return None
     plt = pyplot()

@@ -102,8 +102,8 @@ def needs_training(algo: str) -> bool:
     return bool(getattr(get_spec(algo).load(), "needs_training", True))
 
 
-def planner_agent(algo: str, env_id: str, device: str = "auto") -> Agent:
-    """An algorithm that plays without training, built from its config entry for ``env_id`` (seed 0).
+def planner_agent(algo: str, env_id: str, device: str = "auto", seed: int = 0) -> Agent:
+    """An algorithm that plays without training, built from its config entry for ``env_id`` and ``seed``.
 
     The env is passed by id: the algorithm makes it, so ids it knows beyond gymnasium's work too.
     """
@@ -111,7 +111,7 @@ def planner_agent(algo: str, env_id: str, device: str = "auto") -> Agent:
 
     spec = get_spec(algo)
     hyperparams = load_hyperparams(spec.name, env_id)
-    kwargs = {"seed": 0, **hyperparams.algo_kwargs}
+    kwargs = {"seed": seed, **hyperparams.algo_kwargs}
     model = spec.load()(hyperparams.policy, env_id, device=device, **kwargs)
     return Agent(model=model, algo=spec.name, env_id=env_id, hyperparams=hyperparams.raw,
                  origin=f"{config_path(spec.name).name} (a planner: nothing to train)")
