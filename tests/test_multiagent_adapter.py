@@ -109,11 +109,22 @@ def test_every_mpe2_scenario_and_lbforaging_task_has_an_id() -> None:
     import mpe2.all_modules
 
     ids = multiagent_env_ids()
-    assert {f"mpe2/{name.split('/')[1]}" for name in mpe2.all_modules.mpe_environments} == {i for i in ids if i.startswith("mpe2/")}
+    scenarios = {f"mpe2/{name.split('/')[1]}" for name in mpe2.all_modules.mpe_environments}
+    assert scenarios | {s + "-continuous" for s in scenarios} == {i for i in ids if i.startswith("mpe2/")}
     assert len(mpe2_scenarios()) == 12
     lbf = [i for i in ids if i.startswith("lbforaging/")]
     assert LBF in lbf and len(lbf) >= 900
     assert all(i in gym.registry for i in ids)
+
+
+def test_a_continuous_id_is_the_scenario_with_continuous_actions() -> None:
+    """``mpe2/SCENARIO-continuous`` names its own Hub repository; the plain id keeps mpe2's discrete default."""
+    from agents.multiagent.envs import make_multiagent
+
+    continuous, discrete = gym.make("mpe2/simple_spread_v3-continuous"), gym.make("mpe2/simple_spread_v3")
+    assert isinstance(continuous.action_space, gym.spaces.Box) and not isinstance(discrete.action_space, gym.spaces.Box)
+    assert continuous.observation_space == discrete.observation_space
+    assert isinstance(make_multiagent("mpe2/simple_spread_v3-continuous", N=2).action_space, gym.spaces.Box)
 
 
 def test_lbforaging_masks_rewards_and_time_limit() -> None:

@@ -6,6 +6,8 @@
                                        keyword arguments of ``gym.make`` (``--env-kwargs``) go to the
                                        scenario's constructor (``N``, ``local_ratio``, ``max_cycles``,
                                        ``continuous_actions`` ...)
+``mpe2/SCENARIO-continuous``           the same scenario with ``continuous_actions=True`` (a Box action per
+                                       agent), so that its agents have a Hub repository of their own
 ``lbforaging/TASK``                    an lbforaging task (``lbforaging/Foraging-8x8-2p-2f-coop-v3`` ...);
                                        keyword arguments override the task's ``ForagingEnv`` arguments
                                        (``max_episode_steps``, ``penalty`` ...)
@@ -32,6 +34,7 @@ from agents.errors import ZooError
 from agents.multiagent.adapter import MultiAgentEnv
 
 MPE2_PREFIX = "mpe2/"
+CONTINUOUS_SUFFIX = "-continuous"
 LBF_PREFIX = "lbforaging/"
 _SCENARIO = re.compile(r"^[a-z_]+_v\d+$")
 _LBF_ENTRY = "lbforaging.foraging:ForagingEnv"
@@ -64,6 +67,8 @@ def multiagent_env_ids() -> dict[str, dict[str, Any]]:
     ids: dict[str, dict[str, Any]] = {}
     for scenario in mpe2_scenarios():
         ids[MPE2_PREFIX + scenario] = {"entry_point": "agents.multiagent.envs:make_mpe2", "kwargs": {"scenario": scenario}}
+        ids[MPE2_PREFIX + scenario + CONTINUOUS_SUFFIX] = {
+            "entry_point": "agents.multiagent.envs:make_mpe2", "kwargs": {"scenario": scenario, "continuous_actions": True}}
     for task in lbforaging_tasks():
         ids[LBF_PREFIX + task] = {"entry_point": "agents.multiagent.envs:make_lbforaging", "kwargs": {"task": task}}
     return ids
@@ -148,7 +153,10 @@ def make_multiagent(env_id: str, **kwargs: Any) -> MultiAgentEnv:
     :param kwargs: the scenario's or task's keyword arguments
     """
     if env_id.startswith(MPE2_PREFIX):
-        return make_mpe2(env_id[len(MPE2_PREFIX):], **kwargs)
+        scenario = env_id[len(MPE2_PREFIX):]
+        if scenario.endswith(CONTINUOUS_SUFFIX):
+            scenario, kwargs = scenario[: -len(CONTINUOUS_SUFFIX)], {"continuous_actions": True, **kwargs}
+        return make_mpe2(scenario, **kwargs)
     if env_id.startswith(LBF_PREFIX):
         return make_lbforaging(env_id[len(LBF_PREFIX):], **kwargs)
     raise ZooError(f"{env_id!r} is not a multi-agent env id; they start with {MPE2_PREFIX} or {LBF_PREFIX}")
