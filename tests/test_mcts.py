@@ -306,3 +306,56 @@ def test_a_model_as_rollout_policy():
     assert int(board.predict(obs)[0]) in range(9)
     with pytest.raises(ZooError, match="rollout_policy"):
         MCTS("MCTSPolicy", "tictactoe_v3", rollout_policy="greedy")
+
+
+# --- DP-UCT on transition tables (Bellman backups over (state, depth) nodes) ----------------------------------------
+
+
+def _exact_finite_horizon_q(sim, state: int, gamma: float, horizon: int) -> np.ndarray:
+    """Q(state, a) with ``horizon`` steps left, by backward induction over the whole table."""
+    starts, counts, probs, next_states, rewards, dones = sim.params
+    value = np.zeros(sim.n_states)
+    for _ in range(horizon):
+        q = np.zeros((sim.n_states, sim.n_actions))
+        for s in range(sim.n_states):
+            for a in range(sim.n_actions):
+                rows = starts[s, a] + np.arange(counts[s, a])
+                q[s, a] = np.sum(probs[rows] * (rewards[rows] + gamma * np.where(dones[rows] != 0, 0.0, value[next_states[rows]])))
+        value = q.max(axis=1)
+    return q[state]
+
+
+@pytest.mark.parametrize("env_id,optimistic", [("FrozenLake-v1", True), ("FrozenLake-v1", False),
+                                               ("CliffWalking-v1", True)])
+def test_fast_dp_uct_matches_the_reference(env_id, optimistic):
+    sim = make_simulator(gym.make(env_id))
+    sim.state[0] = 0 if env_id == "FrozenLake-v1" else 36
+    n, horizon = 300, 12
+    graph = reference.bellman_search(sim, n, 1.0, 7, 1.0, horizon, optimistic)
+    ref_visits, ref_q = reference.bellman_root(graph, int(sim.state[0]), sim.n_actions)
+    table = fast.TableGraph(n + 1, sim.n_states, sim.n_actions, horizon)
+    fast.run_bellman_search(sim, table, n, 1.0, np.array([7], dtype=np.uint64), 1.0, horizon, optimistic)
+    visits, q = table.root()
+    assert visits.tolist() == ref_visits.tolist()
+    np.testing.assert_allclose(q, ref_q)
+    assert table.n_nodes == len(graph)
+
+
+def test_dp_uct_reaches_the_exact_finite_horizon_values_on_cliff_walking():
+    sim = make_simulator(gym.make("CliffWalking-v1"))
+    sim.state[0] = 36
+    horizon = 15
+    table = fast.TableGraph(20001, sim.n_states, sim.n_actions, horizon)
+    fast.run_bellman_search(sim, table, 20000, 1.0, np.array([3], dtype=np.uint64), 1.0, horizon, True)
+    _, q = table.root()
+    exact = _exact_finite_horizon_q(sim, 36, 1.0, horizon)
+    best = int(np.argmax(exact))
+    assert q[best] == pytest.approx(exact[best])  # the best action's value is exact, the others never above it
+    assert np.nanargmax(q) == best
+
+
+def test_dp_uct_search_that_cannot_fit_is_refused():
+    sim = make_simulator(gym.make("FrozenLake-v1"))
+    with pytest.raises(ValueError, match="cannot hold"):
+        fast.run_bellman_search(sim, fast.TableGraph(10, sim.n_states, sim.n_actions, 5), 100, 1.0,
+                                np.array([1], dtype=np.uint64), 1.0, 5)

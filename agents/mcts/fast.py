@@ -252,3 +252,202 @@ def warm_up(sim, policy_table: np.ndarray = _RANDOM) -> None:
     run_search(sim, ArrayTree(2, sim.n_actions), 1, 1.0, np.zeros(1, dtype=np.uint64), horizon=1,
                policy_table=policy_table)
     sim.restore(saved)
+
+
+# --- DP-UCT on a transition table (the reference: agents.mcts.reference.bellman_search) --------------------------
+
+
+@dataclass
+class TableGraph:
+    """The arrays of a DP-UCT search on a transition table: nodes by ``(state, depth)``, reused between searches.
+
+    ``node_of[s, d]`` is the node of state ``s`` at depth ``d`` (-1: none yet); per node its state, depth,
+    ``V`` and ``N``, and per action ``N(s, d, a)``, ``Q(s, d, a)`` and whether it was tried.
+
+    :param capacity: maximum number of nodes (one new per simulation, plus the root)
+    :param n_states: states of the table
+    :param n_actions: actions of the table
+    :param horizon: the largest horizon of the searches
+    """
+
+    capacity: int
+    n_states: int
+    n_actions: int
+    horizon: int
+
+    def __post_init__(self) -> None:
+        m, a = self.capacity, self.n_actions
+        self.node_of = np.full((self.n_states, self.horizon + 1), -1, dtype=np.int32)
+        self.node_state = np.zeros(m, dtype=np.int64)
+        self.node_depth = np.zeros(m, dtype=np.int64)
+        self.node_value = np.zeros(m)
+        self.node_visits = np.zeros(m, dtype=np.int64)
+        self.edge_count = np.zeros((m, a), dtype=np.int64)
+        self.edge_q = np.zeros((m, a))
+        self.edge_tried = np.zeros((m, a), dtype=np.bool_)
+        self.n_nodes = 0
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.node_of, self.node_state, self.node_depth, self.node_value, self.node_visits, self.edge_count,
+                self.edge_q, self.edge_tried)
+
+    def root(self) -> tuple[np.ndarray, np.ndarray]:
+        """Visits and values of each root action (0 and NaN for actions never tried)."""
+        tried = self.edge_tried[0]
+        return np.where(tried, self.edge_count[0], 0), np.where(tried, self.edge_q[0], np.nan)
+
+
+@njit(cache=True)
+def _bellman_q(params, node_of, node_value, s, depth, action, gamma, horizon, bound, optimistic):
+    starts, counts, probs, next_states, rewards, dones = params
+    total, weight = 0.0, 0.0
+    for j in range(counts[s, action]):
+        row = starts[s, action] + j
+        after = 0.0
+        if dones[row] == 0 and depth + 1 < horizon:
+            child = node_of[next_states[row], depth + 1]
+            if child >= 0:
+                after = node_value[child]
+            elif optimistic:
+                after = bound[horizon - depth - 1]
+            else:
+                continue
+        total += probs[row] * (rewards[row] + gamma * after)
+        weight += probs[row]
+    return total / weight
+
+
+@njit(cache=True)
+def _table_row(params, s, action, u):
+    """The row of the outcome of ``(s, a)`` that ``u`` in [0, 1) picks (the inverse CDF of ``kernels.table_step``)."""
+    starts, counts, probs = params[0], params[1], params[2]
+    first, n = starts[s, action], counts[s, action]
+    j = 0
+    cumulative = probs[first]
+    while j < n - 1 and u >= cumulative:
+        j += 1
+        cumulative += probs[first + j]
+    return first + j
+
+
+@njit(cache=True)
+def _new_table_node(node_of, node_state, node_depth, node_value, node_visits, edge_count, edge_q, edge_tried,
+                    node, s, depth, value):
+    node_of[s, depth] = node
+    node_state[node] = s
+    node_depth[node] = depth
+    node_value[node] = value
+    node_visits[node] = 0
+    edge_count[node, :] = 0
+    edge_q[node, :] = 0.0
+    edge_tried[node, :] = False
+
+
+@njit(cache=True)
+def _bellman_search(params, root, n_simulations, c_uct, gamma, horizon, rng, stochastic, policy_table, bound,
+                    optimistic, old_nodes, node_of, node_state, node_depth, node_value, node_visits, edge_count,
+                    edge_q, edge_tried):
+    next_states, rewards, dones = params[3], params[4], params[5]
+    n_actions = edge_q.shape[1]
+    for i in range(old_nodes):  # forget the last search's nodes (only the entries it set)
+        node_of[node_state[i], node_depth[i]] = -1
+    untried = np.empty(n_actions, dtype=np.int64)
+    max_path = n_simulations + 1 if horizon > n_simulations else horizon + 1
+    path_node = np.empty(max_path, dtype=np.int64)
+    path_action = np.empty(max_path, dtype=np.int64)
+    _new_table_node(node_of, node_state, node_depth, node_value, node_visits, edge_count, edge_q, edge_tried,
+                    0, root, 0, 0.0)
+    n_nodes = 1
+    for _ in range(n_simulations):
+        node, s, depth, length = 0, root, 0, 0
+        while True:
+            n_untried = 0
+            for a in range(n_actions):
+                if not edge_tried[node, a]:
+                    untried[n_untried] = a
+                    n_untried += 1
+            if n_untried > 0:  # expansion of an action: a random untried one
+                action = untried[int(next_uniform(rng) * n_untried)]
+                edge_tried[node, action] = True
+            else:  # selection: UCT on the Bellman values; the lowest action wins ties
+                explore = c_uct * np.sqrt(np.log(node_visits[node]))
+                best = -np.inf
+                action = 0
+                for a in range(n_actions):
+                    score = edge_q[node, a] + explore * (1.0 / np.sqrt(edge_count[node, a]))
+                    if score > best:
+                        best = score
+                        action = a
+            u = next_uniform(rng) if stochastic else 0.0
+            row = _table_row(params, s, action, u)
+            path_node[length] = node
+            path_action[length] = action
+            length += 1
+            depth += 1
+            s = next_states[row]
+            if dones[row] != 0 or depth >= horizon:
+                break
+            child = node_of[s, depth]
+            if child < 0:  # a new node: the bound, or one rollout
+                if optimistic:
+                    value = bound[horizon - depth]
+                else:
+                    value, discount, steps, state, done = 0.0, 1.0, 0, s, False
+                    while not done and steps < horizon - depth:
+                        if policy_table.shape[0] > 0:
+                            a = policy_table[state]
+                        else:
+                            a = int(next_uniform(rng) * n_actions)
+                        v = next_uniform(rng) if stochastic else 0.0
+                        r_row = _table_row(params, state, a, v)
+                        value += discount * rewards[r_row]
+                        discount *= gamma
+                        steps += 1
+                        state = next_states[r_row]
+                        done = dones[r_row] != 0
+                _new_table_node(node_of, node_state, node_depth, node_value, node_visits, edge_count, edge_q,
+                                edge_tried, n_nodes, s, depth, value)
+                n_nodes += 1
+                break
+            node = child
+        for i in range(length - 1, -1, -1):  # Bellman backups along the trial
+            node = path_node[i]
+            action = path_action[i]
+            edge_count[node, action] += 1
+            node_visits[node] += 1
+            edge_q[node, action] = _bellman_q(params, node_of, node_value, node_state[node], node_depth[node], action,
+                                              gamma, horizon, bound, optimistic)
+            best = -np.inf
+            for a in range(n_actions):
+                if edge_tried[node, a]:
+                    if edge_q[node, a] > best:
+                        best = edge_q[node, a]
+                elif optimistic:  # an untried action may still reach the bound
+                    best = max(best, bound[horizon - node_depth[node]])
+            node_value[node] = best
+    return n_nodes
+
+
+def run_bellman_search(sim, graph: TableGraph, n_simulations: int, c_uct: float, rng: np.ndarray, gamma: float = 1.0,
+                       horizon: int = 100, optimistic: bool = True, policy_table: np.ndarray = _RANDOM,
+                       bound: np.ndarray | None = None) -> int:
+    """DP-UCT from the state ``sim`` holds (a :class:`~agents.mcts.simulators.TransitionTableSimulator`) into ``graph``.
+
+    :param rng: the generator state (a one-element uint64 array, advanced in place)
+    :param optimistic: new nodes start at the return bound (see :func:`agents.mcts.reference.return_bound`);
+        else at one rollout's return
+    :param policy_table: the rollout action in each state; empty: random rollouts
+    :param bound: the return bound for ``gamma`` and ``horizon`` when already computed
+    :return: the number of nodes
+    """
+    from agents.mcts.reference import return_bound
+
+    if graph.capacity < n_simulations + 1 or graph.horizon < horizon:
+        raise ValueError(f"a graph of {graph.capacity} nodes and horizon {graph.horizon} cannot hold "
+                         f"{n_simulations} simulations of horizon {horizon}")
+    if bound is None:
+        bound = return_bound(sim, gamma, horizon)
+    graph.n_nodes = int(_bellman_search(sim.params, int(sim.state[0]), int(n_simulations), float(c_uct), float(gamma),
+                                        int(horizon), rng, bool(sim.stochastic), policy_table, bound, bool(optimistic),
+                                        graph.n_nodes, *graph.arrays()))
+    return graph.n_nodes

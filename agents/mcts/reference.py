@@ -196,3 +196,133 @@ def best_action(root: Node, legal: Any) -> int:
     """The most visited root action (the first legal one among equals)."""
     legal = [int(a) for a in legal]
     return max(legal, key=lambda a: root.edges[a].visits if a in root.edges else -1)
+
+
+# --- DP-UCT on a transition table: one node per (state, depth), Bellman backups ------------------------------------
+# Keller & Helmert (2013), "Trial-based heuristic tree search for finite horizon MDPs". The known outcome
+# probabilities of a transition table replace the averages of sampled returns, and the same state reached at the
+# same depth by different paths is one node (a transposition): a search of the toy-text envs' few hundred states
+# converges to the exact finite-horizon values instead of averaging a few random walks.
+
+
+def return_bound(sim: KernelSimulator, gamma: float, horizon: int) -> np.ndarray:
+    """``U[k]``: the most any ``k`` steps of the table can return, from any state (``U[0] = 0``).
+
+    ``U[k] = max over all transitions (r + gamma * (0 if it ends the episode else U[k - 1]))``: an upper bound on
+    every ``V(s, k steps left)`` (admissible), from which an optimistic search starts its unvisited nodes.
+    """
+    rewards, dones = np.asarray(sim.params[4], dtype=np.float64), np.asarray(sim.params[5]) != 0
+    bound = np.zeros(int(horizon) + 1)
+    for k in range(1, int(horizon) + 1):
+        bound[k] = float(np.max(rewards + gamma * np.where(dones, 0.0, bound[k - 1])))
+    return bound
+
+
+@dataclass
+class TableNode:
+    """A state at a depth of the search: ``V(s, d)``, ``N(s, d)`` and per tried action ``N(s, d, a)``, ``Q(s, d, a)``.
+
+    :param value: ``V(s, d)``: the largest ``Q`` of the tried actions (and, in an optimistic search, the bound
+        while an action is untried); before any, the bound or a rollout's return
+    """
+
+    value: float
+    visits: int = 0
+    counts: dict[int, int] = field(default_factory=dict)
+    q: dict[int, float] = field(default_factory=dict)
+
+
+def bellman_q(graph: dict[tuple[int, int], TableNode], sim: KernelSimulator, s: int, depth: int, action: int,
+              gamma: float, horizon: int, bound: np.ndarray | None) -> float:
+    """``Q(s, d, a) = sum_j p_j (r_j + gamma V_j) / sum_j p_j`` over the outcomes ``j`` of ``(s, a)`` whose value is known.
+
+    ``V_j`` is 0 after an outcome that ends the episode or reaches the horizon, the node's value where the
+    search has a node for ``(s'_j, d + 1)``, else the bound ``U[horizon - d - 1]`` (optimistic search) or the
+    outcome is left out (a partial backup, as in Keller and Helmert's DP-UCT).
+    """
+    starts, counts, probs, next_states, rewards, dones = sim.params
+    total, weight = 0.0, 0.0
+    for j in range(int(counts[s, action])):
+        row = int(starts[s, action]) + j
+        after = 0.0
+        if not dones[row] and depth + 1 < horizon:
+            child = graph.get((int(next_states[row]), depth + 1))
+            if child is not None:
+                after = child.value
+            elif bound is not None:
+                after = float(bound[horizon - depth - 1])
+            else:
+                continue
+        total += probs[row] * (rewards[row] + gamma * after)
+        weight += probs[row]
+    return total / weight
+
+
+def sim_legal(sim: KernelSimulator, s: int) -> np.ndarray:
+    """The legal actions of state ``s`` of a transition table (all of them)."""
+    return np.arange(sim.n_actions)
+
+
+def bellman_simulate(graph: dict[tuple[int, int], TableNode], sim: KernelSimulator, rng: SplitMix64, c_uct: float,
+                     gamma: float, horizon: int, bound: np.ndarray | None,
+                     rollout_policy: Callable[[KernelSimulator], int] | None = None) -> None:
+    """One trial from the root ``(state of sim, 0)``: down the graph to a new node, which gets the bound or a
+    rollout's return, then Bellman backups up the trial."""
+    node, depth, path = graph[(int(sim.state[0]), 0)], 0, []
+    while True:
+        s = int(sim.state[0])
+        legal = [int(a) for a in sim.legal_actions()]
+        untried = [a for a in legal if a not in node.counts]
+        if untried:  # expansion of an action: a random untried one
+            action = untried[int(rng.random() * len(untried))]
+            node.counts[action], node.q[action] = 0, 0.0
+        else:  # selection: UCT on the Bellman values; the lowest action wins ties
+            explore = c_uct * math.sqrt(math.log(node.visits))
+            action = max(legal, key=lambda a: node.q[a] + explore * (1.0 / math.sqrt(node.counts[a])))
+        u = rng.random() if sim.stochastic else 0.0
+        sim.step(action, u)
+        path.append((node, s, depth, action))
+        depth += 1
+        if sim.is_terminal() or depth >= horizon:
+            break
+        key = (int(sim.state[0]), depth)
+        if key not in graph:  # a new node
+            value = float(bound[horizon - depth]) if bound is not None else rollout(sim, rng, horizon - depth, gamma, rollout_policy)
+            graph[key] = TableNode(value)
+            break
+        node = graph[key]
+    for node, s, d, action in reversed(path):  # Bellman backups along the trial
+        node.counts[action] += 1
+        node.visits += 1
+        node.q[action] = bellman_q(graph, sim, s, d, action, gamma, horizon, bound)
+        node.value = max(node.q.values())
+        if bound is not None and len(node.q) < len(sim_legal(sim, s)):  # an untried action may still reach the bound
+            node.value = max(node.value, float(bound[horizon - d]))
+
+
+def bellman_search(sim: KernelSimulator, n_simulations: int, c_uct: float, seed: int, gamma: float = 1.0,
+                   horizon: int = 100, optimistic: bool = True,
+                   rollout_policy: Callable[[KernelSimulator], int] | None = None) -> dict[tuple[int, int], TableNode]:
+    """DP-UCT: ``n_simulations`` trials from the state ``sim`` holds (a transition table's, left as it was).
+
+    :param optimistic: new nodes and outcomes not reached yet are valued by :func:`return_bound` (else new
+        nodes by one rollout, and unreached outcomes are left out of the backups)
+    :return: the graph, nodes by ``(state, depth)``; the root is ``(state, 0)``
+    """
+    rng = SplitMix64(seed)
+    start = sim.snapshot()
+    bound = return_bound(sim, gamma, horizon) if optimistic else None
+    graph = {(int(sim.state[0]), 0): TableNode(0.0)}
+    for _ in range(n_simulations):
+        bellman_simulate(graph, sim, rng, c_uct, gamma, horizon, bound, rollout_policy)
+        sim.restore(start)
+    return graph
+
+
+def bellman_root(graph: dict[tuple[int, int], TableNode], state: int, n_actions: int) -> tuple[np.ndarray, np.ndarray]:
+    """Visits ``N(root, a)`` and values ``Q(root, a)`` of each root action (0 and NaN for actions never tried)."""
+    root = graph[(state, 0)]
+    visits, values = np.zeros(n_actions, dtype=np.int64), np.full(n_actions, np.nan)
+    for action, count in root.counts.items():
+        visits[action], values[action] = count, root.q[action]
+    return visits, values
