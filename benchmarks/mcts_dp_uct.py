@@ -9,25 +9,30 @@ import sys, time, numpy as np, gymnasium as gym
 from agents.mcts.simulators import make_simulator
 from agents.mcts import fast
 from agents.mcts.reference import return_bound
-env_id, H, N, C, gamma, episodes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
-mode = sys.argv[7] if len(sys.argv) > 7 else "fixed"   # fixed | remaining
-optimistic = (sys.argv[8] != "rollout") if len(sys.argv) > 8 else True
-env = gym.make(env_id)
-limit = env.spec.max_episode_steps or 200
-sim = make_simulator(env)
-graph = fast.TableGraph(N + 1, sim.n_states, sim.n_actions, max(H, limit))
-rng = np.array([1], dtype=np.uint64)
-rets = []; t0 = time.time()
-for ep in range(episodes):
-    obs, _ = env.reset(seed=ep); done = False; R = 0; t = 0
-    while not done:
-        h = H if mode == "fixed" else min(H, limit - t)
-        sim.set_from_observation(obs)
-        fast.run_bellman_search(sim, graph, N, C, rng, gamma, h, optimistic)
-        visits, q = graph.root()
-        q = np.where(np.isnan(q), -np.inf, q)
-        best = np.flatnonzero(q >= q.max() - 1e-12)
-        a = int(best[np.argmax(visits[best])])
-        obs, r, term, trunc, _ = env.step(a); R += r; t += 1; done = term or trunc
-    rets.append(R)
-print(env_id, H, N, C, gamma, mode, optimistic, f"mean {np.mean(rets):.3f} +- {np.std(rets):.3f} over {episodes}", f"{time.time()-t0:.0f}s", flush=True)
+def main() -> None:
+    env_id, H, N, C, gamma, episodes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+    mode = sys.argv[7] if len(sys.argv) > 7 else "fixed"   # fixed | remaining
+    optimistic = (sys.argv[8] != "rollout") if len(sys.argv) > 8 else True
+    env = gym.make(env_id)
+    limit = env.spec.max_episode_steps or 200
+    sim = make_simulator(env)
+    graph = fast.TableGraph(N + 1, sim.n_states, sim.n_actions, max(H, limit))
+    rng = np.array([1], dtype=np.uint64)
+    rets = []; t0 = time.time()
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=ep); done = False; R = 0; t = 0
+        while not done:
+            h = H if mode == "fixed" else min(H, limit - t)
+            sim.set_from_observation(obs)
+            fast.run_bellman_search(sim, graph, N, C, rng, gamma, h, optimistic)
+            visits, q = graph.root()
+            q = np.where(np.isnan(q), -np.inf, q)
+            best = np.flatnonzero(q >= q.max() - 1e-12)
+            a = int(best[np.argmax(visits[best])])
+            obs, r, term, trunc, _ = env.step(a); R += r; t += 1; done = term or trunc
+        rets.append(R)
+    print(env_id, H, N, C, gamma, mode, optimistic, f"mean {np.mean(rets):.3f} +- {np.std(rets):.3f} over {episodes}", f"{time.time()-t0:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
