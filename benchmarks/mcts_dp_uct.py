@@ -5,10 +5,16 @@
 Each step searches SIMULATIONS trials of HORIZON steps (fixed) or of the steps left in the episode (remaining) from
 the current state and plays the root action of largest Q (ties: the most visited). Not yet wired into MCTS.
 """
-import sys, time, numpy as np, gymnasium as gym
-from agents.mcts.simulators import make_simulator
+import sys
+import time
+
+import gymnasium as gym
+import numpy as np
+
 from agents.mcts import fast
-from agents.mcts.reference import return_bound
+from agents.mcts.simulators import make_simulator
+
+
 def main() -> None:
     env_id, H, N, C, gamma, episodes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
     mode = sys.argv[7] if len(sys.argv) > 7 else "fixed"   # fixed | remaining

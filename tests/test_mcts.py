@@ -350,7 +350,7 @@ def test_dp_uct_reaches_the_exact_finite_horizon_values_on_cliff_walking():
     _, q = table.root()
     exact = _exact_finite_horizon_q(sim, 36, 1.0, horizon)
     best = int(np.argmax(exact))
-    assert q[best] == pytest.approx(exact[best])  # the best action's value is exact, the others never above it
+    assert q[best] == pytest.approx(exact[best])  # the best action's value is exact and it is chosen
     assert np.nanargmax(q) == best
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from agents.mcts.kernels import next_uniform
+from agents.mcts.kernels import next_uniform, table_row
+from agents.mcts.reference import return_bound
 
 #: stands for "no horizon" in the compiled loop
 NO_HORIZON = np.iinfo(np.int64).max
@@ -318,19 +319,6 @@ def _bellman_q(params, node_of, node_value, s, depth, action, gamma, horizon, bo
 
 
 @njit(cache=True)
-def _table_row(params, s, action, u):
-    """The row of the outcome of ``(s, a)`` that ``u`` in [0, 1) picks (the inverse CDF of ``kernels.table_step``)."""
-    starts, counts, probs = params[0], params[1], params[2]
-    first, n = starts[s, action], counts[s, action]
-    j = 0
-    cumulative = probs[first]
-    while j < n - 1 and u >= cumulative:
-        j += 1
-        cumulative += probs[first + j]
-    return first + j
-
-
-@njit(cache=True)
 def _new_table_node(node_of, node_state, node_depth, node_value, node_visits, edge_count, edge_q, edge_tried,
                     node, s, depth, value):
     node_of[s, depth] = node
@@ -379,7 +367,7 @@ def _bellman_search(params, root, n_simulations, c_uct, gamma, horizon, rng, sto
                         best = score
                         action = a
             u = next_uniform(rng) if stochastic else 0.0
-            row = _table_row(params, s, action, u)
+            row = table_row(params, s, action, u)
             path_node[length] = node
             path_action[length] = action
             length += 1
@@ -399,7 +387,7 @@ def _bellman_search(params, root, n_simulations, c_uct, gamma, horizon, rng, sto
                         else:
                             a = int(next_uniform(rng) * n_actions)
                         v = next_uniform(rng) if stochastic else 0.0
-                        r_row = _table_row(params, state, a, v)
+                        r_row = table_row(params, state, a, v)
                         value += discount * rewards[r_row]
                         discount *= gamma
                         steps += 1
@@ -440,8 +428,6 @@ def run_bellman_search(sim, graph: TableGraph, n_simulations: int, c_uct: float,
     :param bound: the return bound for ``gamma`` and ``horizon`` when already computed
     :return: the number of nodes
     """
-    from agents.mcts.reference import return_bound
-
     if graph.capacity < n_simulations + 1 or graph.horizon < horizon:
         raise ValueError(f"a graph of {graph.capacity} nodes and horizon {graph.horizon} cannot hold "
                          f"{n_simulations} simulations of horizon {horizon}")

@@ -197,19 +197,26 @@ def table_legal(params, state, out):
 
 
 @njit(cache=True)
-def table_step(params, state, action, u):
-    starts, counts, probs, next_states, rewards, dones = params
-    first = starts[state[0], action]
-    n = counts[state[0], action]
+def table_row(params, s, action, u):
+    """The row of the outcome of ``(s, action)`` that ``u`` in [0, 1) picks: the inverse CDF of its probabilities."""
+    starts, counts, probs = params[0], params[1], params[2]
+    first, n = starts[s, action], counts[s, action]
     j = 0
     cumulative = probs[first]
-    while j < n - 1 and u >= cumulative:  # inverse CDF; the last outcome takes any rounding left over
+    while j < n - 1 and u >= cumulative:  # the last outcome takes any rounding left over
         j += 1
         cumulative += probs[first + j]
-    row = first + j
+    return first + j
+
+
+@njit(cache=True)
+def table_step(params, state, action, u):
+    starts, next_states, rewards, dones = params[0], params[3], params[4], params[5]
+    first = starts[state[0], action]
+    row = table_row(params, state[0], action, u)
     state[0] = next_states[row]
     state[1] = dones[row]
-    return rewards[row], j
+    return rewards[row], row - first
 
 
 @njit(cache=True)

@@ -258,11 +258,6 @@ def bellman_q(graph: dict[tuple[int, int], TableNode], sim: KernelSimulator, s: 
     return total / weight
 
 
-def sim_legal(sim: KernelSimulator, s: int) -> np.ndarray:
-    """The legal actions of state ``s`` of a transition table (all of them)."""
-    return np.arange(sim.n_actions)
-
-
 def bellman_simulate(graph: dict[tuple[int, int], TableNode], sim: KernelSimulator, rng: SplitMix64, c_uct: float,
                      gamma: float, horizon: int, bound: np.ndarray | None,
                      rollout_policy: Callable[[KernelSimulator], int] | None = None) -> None:
@@ -296,7 +291,7 @@ def bellman_simulate(graph: dict[tuple[int, int], TableNode], sim: KernelSimulat
         node.visits += 1
         node.q[action] = bellman_q(graph, sim, s, d, action, gamma, horizon, bound)
         node.value = max(node.q.values())
-        if bound is not None and len(node.q) < len(sim_legal(sim, s)):  # an untried action may still reach the bound
+        if bound is not None and len(node.q) < sim.n_actions:  # an untried action may still reach the bound
             node.value = max(node.value, float(bound[horizon - d]))
 
 
