@@ -359,3 +359,68 @@ def test_dp_uct_search_that_cannot_fit_is_refused():
     with pytest.raises(ValueError, match="cannot hold"):
         fast.run_bellman_search(sim, fast.TableGraph(10, sim.n_states, sim.n_actions, 5), 100, 1.0,
                                 np.array([1], dtype=np.uint64), 1.0, 5)
+
+
+# --- DP-UCT through MCTS (backup="bellman") ----------------------------------------------------------------------
+
+
+def test_mcts_bellman_backup_plays_the_exact_best_action_on_cliff_walking():
+    sim = make_simulator(gym.make("CliffWalking-v1"))
+    exact = _exact_finite_horizon_q(sim, 36, 1.0, 15)
+    model = MCTS("MCTSPolicy", "CliffWalking-v1", n_simulations=20000, c_uct=1.0, horizon=15, backup="bellman", seed=3)
+    action, _ = model.predict(36)
+    assert int(action) == int(np.argmax(exact))
+    actions, visits, values = model.bellman_search(36)
+    assert values[int(np.argmax(exact))] == pytest.approx(exact.max())
+    assert visits.sum() == 20000
+
+
+def test_mcts_bellman_reference_engine_and_rollout_model():
+    class GoRight:  # a rollout policy "model": always right (action 1 of CliffWalking)
+        def predict(self, obs, deterministic=True):
+            return np.ones(np.asarray(obs).shape, dtype=np.int64), None
+
+    for kwargs in ({"engine": "reference"}, {"rollout_policy": GoRight()}, {"rollout_policy": GoRight(), "engine": "reference"}):
+        model = MCTS("MCTSPolicy", "CliffWalking-v1", n_simulations=3000, c_uct=1.0, horizon=15, backup="bellman",
+                     seed=0, **kwargs)
+        assert model.optimistic == ("rollout_policy" not in kwargs)
+        assert int(model.predict(36)[0]) == 0  # up: away from the cliff
+        assert model.simulations_done == 3000
+
+
+def test_mcts_bellman_save_load_and_evaluation_hook(tmp_path):
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from agents.common.evaluation import EvaluationRequest, evaluate_agent
+
+    env_kwargs = {"is_slippery": False}
+    # gamma < 1: undiscounted, every path that reaches the goal within the horizon ties, and the agent may wait
+    model = MCTS("MCTSPolicy", gym.make("FrozenLake-v1", **env_kwargs), n_simulations=500, c_uct=1.0, horizon=12,
+                 gamma=0.95, backup="bellman", seed=5)
+    model.save(tmp_path / "dp_uct")
+    loaded = MCTS.load(tmp_path / "dp_uct", env=gym.make("FrozenLake-v1", **env_kwargs))
+    assert (loaded.backup, loaded.horizon, loaded.n_simulations) == ("bellman", 12, 500)
+    assert [int(loaded.predict(s)[0]) for s in range(15)] == [int(model.predict(s)[0]) for s in range(15)]
+    request = EvaluationRequest("FrozenLake-v1", lambda: make_vec_env("FrozenLake-v1", env_kwargs=env_kwargs),
+                                lambda: gym.make("FrozenLake-v1", **env_kwargs), n_eval_episodes=2)
+    figures = evaluate_agent(loaded, request)
+    assert figures["success_rate"] == 1.0 and figures["mean_reward"] == 1.0
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"env": "CartPole-v1", "horizon": 10}, "needs a transition table"),
+    ({"env": "FrozenLake-v1"}, "set horizon"),
+    ({"env": "FrozenLake-v1", "horizon": 10, "backup": "max"}, "backup must be one of mean, bellman"),
+    ({"env": "FrozenLake-v1", "horizon": 10, "rollout_policy": "decisive"}, "for board games"),
+])
+def test_mcts_bellman_bad_settings_get_one_line(kwargs, message):
+    kwargs = {"backup": "bellman", **kwargs}
+    with pytest.raises(ZooError, match=message) as error:
+        MCTS("MCTSPolicy", n_simulations=10, **kwargs)
+    assert "\n" not in str(error.value)
+
+
+def test_mcts_search_refuses_a_bellman_model():
+    model = MCTS("MCTSPolicy", "FrozenLake-v1", n_simulations=10, horizon=5, backup="bellman")
+    with pytest.raises(ZooError, match="bellman_search"):
+        model.search(0)

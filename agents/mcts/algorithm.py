@@ -9,6 +9,12 @@ The search itself lives in :mod:`agents.mcts.reference` (plain Python) and :mod:
 compiled with numba); ``engine`` picks one. A rollout policy given as a model runs in Python (through the
 reference search), except on a transition table, where its action in every state is read once into a
 table the compiled search uses.
+
+On a transition table, ``backup="bellman"`` searches with DP-UCT instead (Keller and Helmert, 2013): nodes
+are (state, depth) pairs shared by every path that reaches them, each backup is a full Bellman backup over
+the table's outcome probabilities, and new nodes start at an optimistic bound on the return that is left
+(:func:`agents.mcts.reference.return_bound`) unless a rollout policy model values them. It plays the root
+action of largest Q (ties: the most visited).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from agents.errors import ZooError
 from agents.mcts import fast, reference
+from agents.mcts.reference import return_bound
 from agents.mcts.simulators import (BOARD_GAMES, BoardGameSimulator, KernelSimulator, TransitionTableSimulator,
                                     board_game_name, make_simulator)
 
@@ -35,6 +42,7 @@ SelfMCTS = TypeVar("SelfMCTS", bound="MCTS")
 
 ENGINES = ("fast", "reference")
 ROLLOUTS = ("random", "decisive")
+BACKUPS = ("mean", "bellman")
 #: the horizon of an MDP's simulations when none is set
 MAX_HORIZON = 10_000
 
@@ -99,6 +107,9 @@ class MCTS(BaseAlgorithm):
     :param solve: in two-player deterministic games, mark won and lost positions (MCTS-Solver): solved
         nodes back up their exact value, and a won move is played, a lost one avoided
     :param engine: ``"fast"`` (compiled array search) or ``"reference"`` (the plain Python one)
+    :param backup: ``"mean"`` (UCT: a node's value is the mean of the returns through it) or ``"bellman"``
+        (DP-UCT on a transition table: nodes by (state, depth), Bellman backups over the outcome
+        probabilities; needs a finite ``horizon``)
     :param simulator: a :class:`~agents.mcts.simulators.KernelSimulator` to search on, instead of the env's
     :param tensorboard_log: unused (nothing is learned), kept for SB3's signature
     :param verbose: verbosity level
@@ -122,6 +133,7 @@ class MCTS(BaseAlgorithm):
         rollout_policy: str | Any = "random",
         solve: bool = True,
         engine: str = "fast",
+        backup: str = "mean",
         simulator: KernelSimulator | None = None,
         tensorboard_log: str | None = None,
         verbose: int = 0,
@@ -155,6 +167,7 @@ class MCTS(BaseAlgorithm):
         self.rollout_policy = rollout_policy
         self.solve = bool(solve)
         self.engine = engine
+        self.backup = backup
         self.simulator = simulator
         if _init_setup_model:
             self._setup_model()
@@ -168,6 +181,8 @@ class MCTS(BaseAlgorithm):
             raise ZooError(f"c_uct must be at least 0 and gamma in [0, 1]; got c_uct={self.c_uct}, gamma={self.gamma}")
         if self.horizon is not None and self.horizon < 1:
             raise ZooError(f"horizon must be at least 1 (or None), not {self.horizon}")
+        if self.backup not in BACKUPS:
+            raise ZooError(f"backup must be one of {', '.join(BACKUPS)}, not {self.backup!r}")
         self.set_random_seed(self.seed)
         seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % (1 << 63))
         self._rng = np.array([seed], dtype=np.uint64)
@@ -177,12 +192,39 @@ class MCTS(BaseAlgorithm):
             self.simulator = self._make_simulator()
         if not isinstance(self.action_space, spaces.Discrete) or int(self.action_space.n) != self.simulator.n_actions:
             raise ZooError(f"the simulator has {self.simulator.n_actions} actions but the action space is {self.action_space}")
-        self.tree = fast.ArrayTree(self.n_simulations + 1, self.simulator.n_actions)
         self._rollout_table, self._rollout_fn = self._rollout_setup()
-        if self.engine == "fast":  # compile the search now (seconds), not in the first move
-            fast.warm_up(self.simulator, self._rollout_table)
+        if self.backup == "bellman":
+            self._setup_bellman()
+        else:
+            self.tree = fast.ArrayTree(self.n_simulations + 1, self.simulator.n_actions)
+            if self.engine == "fast":  # compile the search now (seconds), not in the first move
+                fast.warm_up(self.simulator, self._rollout_table)
         self.simulations_done = 0
         self.search_seconds = 0.0
+
+    def _setup_bellman(self) -> None:
+        """DP-UCT's graph and return bound, after checking that the env and the settings allow it."""
+        sim = self.simulator
+        if not isinstance(sim, TransitionTableSimulator):
+            raise ZooError(f"backup='bellman' needs a transition table (a toy-text env with unwrapped.P), and "
+                           f"{self.env_id or type(sim).__name__} has none; use backup='mean'")
+        if self.horizon is None:
+            raise ZooError("backup='bellman' searches to a fixed depth: set horizon (e.g. 30 for FrozenLake, 40 for Taxi)")
+        if self.decisive:
+            raise ZooError("rollout_policy='decisive' is for board games; with backup='bellman' use 'random' or a model")
+        #: DP-UCT's nodes, by (state, depth), reused by every search of this model
+        self.graph = fast.TableGraph(self.n_simulations + 1, sim.n_states, sim.n_actions, self.horizon)
+        self._bound = return_bound(sim, self.gamma, self.horizon)
+        if self.engine == "fast":  # compile now, not in the first move
+            saved = sim.snapshot()
+            fast.run_bellman_search(sim, fast.TableGraph(2, sim.n_states, sim.n_actions, 1), 1, 1.0,
+                                    np.zeros(1, dtype=np.uint64), self.gamma, 1, self.optimistic, self._rollout_table)
+            sim.restore(saved)
+
+    @property
+    def optimistic(self) -> bool:
+        """Whether DP-UCT values new nodes by the return bound (else by one rollout of the rollout policy model)."""
+        return len(self._rollout_table) == 0
 
     def _make_simulator(self) -> KernelSimulator:
         if self._source_env is not None:
@@ -223,8 +265,8 @@ class MCTS(BaseAlgorithm):
         return np.zeros(0, dtype=np.int64), act
 
     def _excluded_save_params(self) -> list[str]:
-        excluded = [*super()._excluded_save_params(), "simulator", "tree", "_source_env", "_rollout_table", "_rollout_fn",
-                    "_rng", "_py_seed", "_np_random"]  # rebuilt from the settings and the seed by _setup_model
+        excluded = [*super()._excluded_save_params(), "simulator", "tree", "graph", "_bound", "_source_env",
+                    "_rollout_table", "_rollout_fn", "_rng", "_py_seed", "_np_random"]  # rebuilt from the settings and the seed by _setup_model
         if not isinstance(self.rollout_policy, str):  # a model is not saved with the planner: pass it to load()
             excluded.append("rollout_policy")
         return excluded
@@ -247,6 +289,8 @@ class MCTS(BaseAlgorithm):
         :return: the legal actions, their root visits and their solved values for the opponent (-1: the move
             wins, +1: it loses, 0: unknown)
         """
+        if self.backup == "bellman":
+            raise ZooError("this MCTS searches with backup='bellman': call bellman_search (or predict)")
         sim = self.simulator
         sim.set_from_observation(observation)
         legal = sim.legal_actions()
@@ -276,7 +320,43 @@ class MCTS(BaseAlgorithm):
         self.simulations_done += self.n_simulations
         return legal, visits[legal], proven[legal]
 
+    def bellman_search(self, observation: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """DP-UCT from the state ``observation`` describes (``backup="bellman"``).
+
+        :return: the actions, their root visits and their root values ``Q`` (NaN for an action never tried)
+        """
+        sim = self.simulator
+        sim.set_from_observation(observation)
+        if sim.is_terminal():
+            raise ZooError("the episode is over: there is no move to search from this observation")
+        start = time.perf_counter()
+        if self.engine == "fast":
+            fast.run_bellman_search(sim, self.graph, self.n_simulations, self.c_uct, self._rng, self.gamma, self.horizon,
+                                    self.optimistic, self._rollout_table, self._bound)
+            visits, values = self.graph.root()
+        else:
+            self._py_seed += 1
+            table = self._rollout_table
+            policy = (lambda s: int(table[s.state[0]])) if len(table) else None  # noqa: E731
+            state = int(sim.state[0])
+            graph = reference.bellman_search(sim, self.n_simulations, self.c_uct, self._py_seed, self.gamma, self.horizon,
+                                             self.optimistic, policy)
+            visits, values = reference.bellman_root(graph, state, sim.n_actions)
+        self.search_seconds += time.perf_counter() - start
+        self.simulations_done += self.n_simulations
+        return np.arange(sim.n_actions), visits, values
+
+    def _choose_bellman(self, observation: Any, deterministic: bool) -> int:
+        actions, visits, values = self.bellman_search(observation)
+        if not deterministic and visits.sum() > 0:
+            return int(self.np_random.choice(actions, p=visits / visits.sum()))
+        values = np.where(np.isnan(values), -np.inf, values)
+        best = np.flatnonzero(values >= values.max() - 1e-12)
+        return int(best[np.argmax(visits[best])])
+
     def _choose(self, observation: Any, deterministic: bool) -> int:
+        if self.backup == "bellman":
+            return self._choose_bellman(observation, deterministic)
         legal, visits, proven = self.search(observation)
         if (proven < 0).any():  # a move that wins
             legal, visits = legal[proven < 0], visits[proven < 0]
