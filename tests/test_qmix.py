@@ -121,6 +121,29 @@ def test_batched_loss_equals_the_per_agent_loop_of_the_notes(mixer, policy) -> N
         th.testing.assert_close(batched, per_step_loss(p, batch, model.gamma), rtol=1e-5, atol=1e-6)
 
 
+def test_state_is_scaled_by_its_bounds_where_they_are_finite(tmp_path) -> None:
+    lbf = small_model(make_vec_env(LBF, n_envs=1, seed=0))
+    space = lbf.observation_space  # lbforaging's state is the joint observation: coordinates -1..7, levels 0..L
+    expected = 1.0 / np.maximum(np.abs(space.low), np.abs(space.high))
+    np.testing.assert_allclose(lbf.policy.state_scale.numpy(), expected, rtol=1e-6)
+    assert lbf.policy.state_scale.max() < 1.0
+    raw = small_model(make_vec_env(LBF, n_envs=1, seed=0), policy_kwargs={"normalize_state": False})
+    assert (raw.policy.state_scale == 1.0).all()
+    assert (small_model(spread()).policy.state_scale == 1.0).all()  # MPE's bounds are infinite: left as it is
+    # the loss reads the scaled state: the same as the raw one on a batch whose states were scaled by hand
+    lbf.learn(300)
+    batch = lbf.replay_buffer.sample(4, np.random.default_rng(0))
+    raw.policy.load_state_dict(lbf.policy.state_dict())
+    by_hand = batch._replace(state=batch.state * lbf.policy.state_scale)
+    th.testing.assert_close(qmix_loss(lbf.policy, batch, 0.99), qmix_loss(raw.policy, by_hand, 0.99))
+    th.testing.assert_close(qmix_loss(lbf.policy, batch, 0.99), per_agent_loss(lbf.policy, batch, 0.99),
+                            rtol=1e-5, atol=1e-6)
+    lbf.save(tmp_path / "qmix")
+    loaded = QMIX.load(tmp_path / "qmix")
+    assert loaded.policy.normalize_state
+    th.testing.assert_close(loaded.policy.state_scale, lbf.policy.state_scale)
+
+
 # ---------------------------------------------------------------- the episode buffer
 def test_episode_buffer_pads_masks_grows_and_overwrites() -> None:
     buffer = EpisodeReplayBuffer(3, n_agents=2, obs_dim=2, state_dim=3, n_actions=4)

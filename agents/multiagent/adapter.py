@@ -76,6 +76,8 @@ class MultiAgentSpec:
     :param state_size: size of ``info["state"]``
     :param has_action_masks: whether ``info["action_mask"]`` is given
     :param name: the wrapped env's name
+    :param state_is_observation: whether ``info["state"]`` is the joint observation (so the joint observation
+        space's bounds are the state's)
     """
 
     agent_ids: list[str]
@@ -85,6 +87,7 @@ class MultiAgentSpec:
     state_size: int
     has_action_masks: bool = False
     name: str = "multi-agent env"
+    state_is_observation: bool = True
 
     @property
     def n_agents(self) -> int:
@@ -362,6 +365,7 @@ class MultiAgentEnv(gym.Env):
             state_size=state_size,
             has_action_masks=bool(self._has_masks and self.discrete),
             name=self.name,
+            state_is_observation=not self._use_env_state,
         )
         self._active = [True] * len(self.agent_ids)
         self._terminated = [False] * len(self.agent_ids)

@@ -8,7 +8,10 @@
   observability; its hidden state runs along each episode.
 * :class:`QMixer` combines the chosen ``Q_i`` into ``Q_tot(s, a) = w_2(s)^T elu(W_1(s) q + b_1(s)) + V(s)``
   where the weights ``W_1``, ``w_2`` come from hypernetworks on the global state ``s`` and are made
-  non-negative by ``abs``, so ``dQ_tot / dQ_i >= 0`` (monotonic mixing, Rashid et al., 2018).
+  non-negative by ``abs``, so ``dQ_tot / dQ_i >= 0`` (monotonic mixing, Rashid et al., 2018). The state
+  is scaled into ``[-1, 1]`` by its space's bounds where they are finite (``normalize_state``; EPyMARL feeds
+  it raw): lbforaging's raw coordinates (up to 7) made the hypernetworks' gradients 30-250 times the clip
+  and QMIX collapse; scaled, they stay near 5 and it learns (see benchmarks/qmix.py).
 * :class:`VDNMixer` is the plain sum ``Q_tot = sum_i Q_i`` (Sunehag et al., 2018); with no mixer each agent
   learns on its own (independent Q-learning on the team reward).
 """
@@ -49,6 +52,9 @@ class AgentQNetwork(nn.Module):
 
     def forward(self, inputs: th.Tensor, hidden: th.Tensor | None = None) -> tuple[th.Tensor, th.Tensor | None]:
         """Q-values of ``inputs`` of shape ``(..., in_features)``; with a GRU, ``(N, in_features)`` and a hidden state."""
+        if not self.recurrent and inputs.dim() > 2:  # as one matrix: its weight gradients are one product, not a batch
+            lead = inputs.shape[:-1]
+            return self(inputs.reshape(-1, inputs.shape[-1]))[0].view(*lead, -1), None
         x = F.relu(self.fc1(inputs))
         if self.recurrent:
             if hidden is None:
@@ -131,6 +137,8 @@ class QMIXPolicy(BasePolicy):
     :param recurrent: GRU agents (EPyMARL's ``use_rnn``) instead of feed-forward ones
     :param mixing_embed_dim: width of QMIX's mixing layer
     :param hypernet_embed: width of QMIX's hypernetworks
+    :param normalize_state: divide each state feature by the largest magnitude its bounds allow, where the
+        state is the joint observation and its bounds are finite (other features are left as they are)
     :param optimizer_class: optimizer of agent network and mixer together
     :param optimizer_kwargs: its extra arguments (default for Adam: ``fused=True``)
     """
@@ -146,6 +154,7 @@ class QMIXPolicy(BasePolicy):
         recurrent: bool = False,
         mixing_embed_dim: int = 32,
         hypernet_embed: int = 64,
+        normalize_state: bool = True,
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ):
@@ -162,6 +171,7 @@ class QMIXPolicy(BasePolicy):
         self.mixer_name = mixer
         self.hidden_dim, self.recurrent = hidden_dim, recurrent
         self.mixing_embed_dim, self.hypernet_embed = mixing_embed_dim, hypernet_embed
+        self.normalize_state = bool(normalize_state)
 
         in_features = self.obs_dim + self.n_agents
         self.agent = AgentQNetwork(in_features, hidden_dim, self.n_actions, recurrent)
@@ -184,6 +194,7 @@ class QMIXPolicy(BasePolicy):
             has[i, :n] = True
         self.register_buffer("has_actions", has, persistent=False)
         self._obs_index = self._padding_index(spec)
+        self.register_buffer("state_scale", th.as_tensor(self._state_scale(observation_space, spec)), persistent=False)
 
     def _make_mixer(self) -> nn.Module | None:
         if self.mixer_name == "qmix":
@@ -191,6 +202,21 @@ class QMIXPolicy(BasePolicy):
         if self.mixer_name == "vdn":
             return VDNMixer()
         return None
+
+    def _state_scale(self, observation_space: spaces.Space, spec: MultiAgentSpec) -> np.ndarray:
+        """Per state feature, ``1 / max(|low|, |high|)`` where that is finite and positive, else 1."""
+        scale = np.ones(spec.state_size, dtype=np.float32)
+        if not (self.normalize_state and spec.state_is_observation and isinstance(observation_space, spaces.Box)
+                and observation_space.shape == (spec.state_size,)):
+            return scale
+        largest = np.maximum(np.abs(observation_space.low), np.abs(observation_space.high)).astype(np.float64)
+        usable = np.isfinite(largest) & (largest > 0)
+        scale[usable] = (1.0 / largest[usable]).astype(np.float32)
+        return scale
+
+    def scaled_state(self, state: th.Tensor) -> th.Tensor:
+        """The state as the mixer reads it (see ``normalize_state``)."""
+        return state * self.state_scale
 
     @staticmethod
     def _padding_index(spec: MultiAgentSpec) -> np.ndarray | None:
@@ -222,7 +248,8 @@ class QMIXPolicy(BasePolicy):
         data = super()._get_constructor_parameters()
         data.update(multiagent=self.multiagent, mixer=self.mixer_name, hidden_dim=self.hidden_dim,
                     recurrent=self.recurrent, mixing_embed_dim=self.mixing_embed_dim,
-                    hypernet_embed=self.hypernet_embed, optimizer_class=self.optimizer_class,
+                    hypernet_embed=self.hypernet_embed, normalize_state=self.normalize_state,
+                    optimizer_class=self.optimizer_class,
                     optimizer_kwargs=self.optimizer_kwargs)
         return data
 

@@ -106,12 +106,13 @@ def qmix_loss(policy: QMIXPolicy, batch: EpisodeBatch, gamma: float, double_q: b
         else:
             next_q = target_q.masked_fill(~next_avail, -th.inf).max(dim=-1).values
         not_done = 1.0 - batch.terminated
+        state = policy.scaled_state(batch.state)
         if policy.mixer is not None:
-            targets = batch.rewards + gamma * not_done * policy.mixer_target(next_q, batch.state[:, 1:])
+            targets = batch.rewards + gamma * not_done * policy.mixer_target(next_q, state[:, 1:])
         else:
             targets = batch.rewards.unsqueeze(-1) + gamma * not_done.unsqueeze(-1) * next_q
     if policy.mixer is not None:
-        td = policy.mixer(chosen, batch.state[:, :-1]) - targets
+        td = policy.mixer(chosen, state[:, :-1]) - targets
         mask = batch.filled
     else:
         td = chosen - targets

@@ -43,9 +43,10 @@ def per_agent_loss(policy: QMIXPolicy, batch: EpisodeBatch, gamma: float, double
     next_q = th.cat(target_qs, dim=-1)
     not_done = 1.0 - batch.terminated
     if policy.mixer is not None:
+        state = policy.scaled_state(batch.state)
         with th.no_grad():
-            targets = batch.rewards + gamma * not_done * policy.mixer_target(next_q, batch.state[:, 1:])
-        td = policy.mixer(chosen, batch.state[:, :-1]) - targets
+            targets = batch.rewards + gamma * not_done * policy.mixer_target(next_q, state[:, 1:])
+        td = policy.mixer(chosen, state[:, :-1]) - targets
         mask = batch.filled
     else:
         td = chosen - (batch.rewards.unsqueeze(-1) + gamma * not_done.unsqueeze(-1) * next_q)
