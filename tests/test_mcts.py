@@ -7,6 +7,7 @@ import math
 
 import gymnasium as gym
 import numpy as np
+import torch as th
 import pytest
 
 pytest.importorskip("numba")
@@ -424,3 +425,98 @@ def test_mcts_search_refuses_a_bellman_model():
     model = MCTS("MCTSPolicy", "FrozenLake-v1", n_simulations=10, horizon=5, backup="bellman")
     with pytest.raises(ZooError, match="bellman_search"):
         model.search(0)
+
+
+# --- the AlphaZero-style prior (agents.mcts.alphazero) -------------------------------------------------------------
+
+
+def _uniform(observation):
+    mask = np.asarray(observation["action_mask"], dtype=bool)
+    return mask / mask.sum(), 0.0
+
+
+def _tictactoe(mover_cells, opponent_cells):
+    planes = np.zeros((3, 3, 2), dtype=np.int8)
+    for c in mover_cells:
+        planes[c // 3, c % 3, 0] = 1
+    for c in opponent_cells:
+        planes[c // 3, c % 3, 1] = 1
+    sim = BoardGameSimulator("tictactoe")
+    sim.set_from_observation({"observation": planes})
+    return sim
+
+
+def test_puct_finds_the_win_and_the_block_with_an_uninformed_prior():
+    from agents.mcts import alphazero
+
+    # cells in PettingZoo's order (column-major planes index c // 3, c % 3 as rows here: any line works)
+    win = _tictactoe([0, 1], [4, 8])  # the mover completes 0-1-2
+    visits = alphazero.puct_search(win, _uniform, 200, 1.5)
+    assert int(np.argmax(visits)) == 2
+    block = _tictactoe([0, 8], [3, 4])  # the opponent threatens 3-4-5: only 5 saves the game
+    visits = alphazero.puct_search(block, _uniform, 400, 1.5)
+    assert int(np.argmax(visits)) == 5
+    assert visits.sum() == 400 and visits[~block.observation()["action_mask"].astype(bool)].sum() == 0
+
+
+def test_self_play_results_are_seen_by_each_mover():
+    from agents.mcts import alphazero
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        game = alphazero.self_play_game("tictactoe", _uniform, 20, 1.5, rng, 9, 1.0, 0.25)
+        assert game.moves == len(game.planes) == len(game.pis) == len(game.outcomes)
+        np.testing.assert_allclose(game.pis.sum(axis=1), 1.0)
+        if game.outcomes[-1] != 0:  # a won game: the last mover won, and the results alternate
+            assert game.outcomes[-1] == 1.0
+            assert np.all(game.outcomes[::-1][1::2] == -1.0) and np.all(game.outcomes[::-1][::2] == 1.0)
+        else:
+            assert np.all(game.outcomes == 0.0)
+
+
+def test_alphazero_learn_callbacks_save_load_and_legal_moves(tmp_path):
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Count(BaseCallback):
+        def __init__(self, stop_at=None):
+            super().__init__()
+            self.steps, self.games, self.stop_at = 0, 0, stop_at
+
+        def _on_step(self) -> bool:
+            self.steps += 1
+            return self.stop_at is None or self.steps < self.stop_at
+
+        def _on_rollout_end(self) -> None:
+            self.games += 1
+
+    model = MCTS("AlphaZeroPolicy", "tictactoe_v3", n_simulations=16, seed=0, gradient_steps=2, batch_size=32,
+                 policy_kwargs={"hidden": 32})
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    count = Count()
+    model.learn(60, callback=count)
+    assert count.steps == model.num_timesteps >= 60 and count.games == model._episode_num > 0
+    assert any(not th.equal(a, b) for a, b in zip(before, model.policy.parameters()))  # the prior was trained
+    stopper = Count(stop_at=3)
+    model.learn(1000, callback=stopper)
+    assert stopper.steps == 3 and model.num_timesteps == 3
+    model.save(tmp_path / "az")
+    loaded = MCTS.load(tmp_path / "az")
+    assert type(loaded.policy).__name__ == "AlphaZeroPolicy" and loaded.policy.hidden == 32
+    for a, b in zip(model.policy.state_dict().values(), loaded.policy.state_dict().values()):
+        assert th.equal(a, b)
+    env = pettingzoo_classic.tictactoe_v3.env()
+    env.reset(seed=1)
+    for agent in env.agent_iter():
+        obs, _, term, trunc, _ = env.last()
+        if term or trunc:
+            env.step(None)
+            continue
+        action = int(loaded.predict(obs)[0])
+        assert obs["action_mask"][action] == 1
+        assert action == int(model.predict(obs)[0])
+        env.step(action)
+
+
+def test_alphazero_policy_is_for_board_games():
+    with pytest.raises(ZooError, match="AlphaZeroPolicy plays the two-player board games"):
+        MCTS("AlphaZeroPolicy", "FrozenLake-v1", n_simulations=10)

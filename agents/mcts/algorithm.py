@@ -15,6 +15,9 @@ are (state, depth) pairs shared by every path that reaches them, each backup is 
 the table's outcome probabilities, and new nodes start at an optimistic bound on the return that is left
 (:func:`agents.mcts.reference.return_bound`) unless a rollout policy model values them. It plays the root
 action of largest Q (ties: the most visited).
+
+``MCTS("AlphaZeroPolicy", game)`` searches the board games with a learned policy-value network instead of
+rollouts (PUCT, :mod:`agents.mcts.alphazero`), and ``learn()`` trains that network by self-play.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from stable_baselines3.common.utils import is_vectorized_observation
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from agents.errors import ZooError
-from agents.mcts import fast, reference
+from agents.mcts import alphazero, fast, reference
 from agents.mcts.reference import return_bound
 from agents.mcts.simulators import (BOARD_GAMES, BoardGameSimulator, KernelSimulator, TransitionTableSimulator,
                                     board_game_name, make_simulator)
@@ -111,6 +114,14 @@ class MCTS(BaseAlgorithm):
         (DP-UCT on a transition table: nodes by (state, depth), Bellman backups over the outcome
         probabilities; needs a finite ``horizon``)
     :param simulator: a :class:`~agents.mcts.simulators.KernelSimulator` to search on, instead of the env's
+    :param learning_rate: Adam's learning rate for the ``AlphaZeroPolicy`` network (a float or a schedule)
+    :param batch_size: positions per gradient step of self-play training
+    :param buffer_size: the most recent self-play positions kept for training
+    :param gradient_steps: gradient steps after each self-play game
+    :param temperature_moves: self-play moves drawn in proportion to the root visits (then the most visited)
+    :param dirichlet_alpha: concentration of the Dirichlet noise in self-play's root priors
+    :param root_noise: share of that noise in the root priors during self-play (0 when playing)
+    :param policy_kwargs: arguments of the policy (``AlphaZeroPolicy``: ``hidden``, ``weight_decay``)
     :param tensorboard_log: unused (nothing is learned), kept for SB3's signature
     :param verbose: verbosity level
     :param seed: seed of the search's random numbers
@@ -118,7 +129,8 @@ class MCTS(BaseAlgorithm):
     :param _init_setup_model: whether to build the search at construction (``load`` builds it later)
     """
 
-    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MCTSPolicy": MCTSPolicy}
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MCTSPolicy": MCTSPolicy,
+                                                             "AlphaZeroPolicy": alphazero.AlphaZeroPolicy}
     #: a planner plays without training (``zoo enjoy`` may build one from its config)
     needs_training: ClassVar[bool] = False
 
@@ -135,6 +147,14 @@ class MCTS(BaseAlgorithm):
         engine: str = "fast",
         backup: str = "mean",
         simulator: KernelSimulator | None = None,
+        learning_rate: float | Any = 1e-3,
+        batch_size: int = 256,
+        buffer_size: int = 50_000,
+        gradient_steps: int = 10,
+        temperature_moves: int = 8,
+        dirichlet_alpha: float = 1.0,
+        root_noise: float = 0.25,
+        policy_kwargs: dict[str, Any] | None = None,
         tensorboard_log: str | None = None,
         verbose: int = 0,
         seed: int | None = None,
@@ -152,7 +172,8 @@ class MCTS(BaseAlgorithm):
                 raise ZooError(f"MCTS plays the PettingZoo games {', '.join(BOARD_GAMES)}, not "
                                f"{getattr(env, 'metadata', {}).get('name', type(env).__name__)}")
             self._source_env, gym_env = env, None
-        super().__init__(policy, gym_env, learning_rate=0.0, tensorboard_log=tensorboard_log, verbose=verbose,
+        super().__init__(policy, gym_env, learning_rate=learning_rate, policy_kwargs=policy_kwargs,
+                         tensorboard_log=tensorboard_log, verbose=verbose,
                          device=device, seed=seed, support_multi_env=True,
                          supported_action_spaces=(spaces.Discrete,))
         if self.board_game is not None:
@@ -169,6 +190,8 @@ class MCTS(BaseAlgorithm):
         self.engine = engine
         self.backup = backup
         self.simulator = simulator
+        self.batch_size, self.buffer_size, self.gradient_steps = int(batch_size), int(buffer_size), int(gradient_steps)
+        self.temperature_moves, self.dirichlet_alpha, self.root_noise = int(temperature_moves), float(dirichlet_alpha), float(root_noise)
         if _init_setup_model:
             self._setup_model()
 
@@ -187,7 +210,14 @@ class MCTS(BaseAlgorithm):
         seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % (1 << 63))
         self._rng = np.array([seed], dtype=np.uint64)
         self._py_seed = seed
-        self.policy = self.policy_class(self.observation_space, self.action_space).to(self.device)
+        self._setup_lr_schedule()
+        self.policy = self.policy_class(self.observation_space, self.action_space, self.lr_schedule,
+                                        **self.policy_kwargs).to(self.device)
+        if self.has_prior and self.board_game is None:
+            raise ZooError(f"AlphaZeroPolicy plays the two-player board games {', '.join(BOARD_GAMES)}; "
+                           f"use MCTSPolicy for {self.env_id or 'this env'}")
+        if self.has_prior and self.backup != "mean":
+            raise ZooError("AlphaZeroPolicy searches with PUCT on the board games: leave backup='mean'")
         if self.simulator is None:
             self.simulator = self._make_simulator()
         if not isinstance(self.action_space, spaces.Discrete) or int(self.action_space.n) != self.simulator.n_actions:
@@ -266,12 +296,17 @@ class MCTS(BaseAlgorithm):
 
     def _excluded_save_params(self) -> list[str]:
         excluded = [*super()._excluded_save_params(), "simulator", "tree", "graph", "_bound", "_source_env",
-                    "_rollout_table", "_rollout_fn", "_rng", "_py_seed", "_np_random"]  # rebuilt from the settings and the seed by _setup_model
+                    "_rollout_table", "_rollout_fn", "_rng", "_py_seed", "_np_random", "_selfplay"]  # rebuilt from the settings and the seed by _setup_model
         if not isinstance(self.rollout_policy, str):  # a model is not saved with the planner: pass it to load()
             excluded.append("rollout_policy")
         return excluded
 
     # --- planning -----------------------------------------------------------------------------------------
+
+    @property
+    def has_prior(self) -> bool:
+        """Whether the search leans on a learned policy-value network (``AlphaZeroPolicy``)."""
+        return issubclass(self.policy_class, alphazero.AlphaZeroPolicy)
 
     @property
     def decisive(self) -> bool:
@@ -354,9 +389,31 @@ class MCTS(BaseAlgorithm):
         best = np.flatnonzero(values >= values.max() - 1e-12)
         return int(best[np.argmax(visits[best])])
 
+    def prior_search(self, observation: Any) -> tuple[np.ndarray, np.ndarray]:
+        """PUCT with the policy-value network from the position ``observation`` describes: legal moves, visits."""
+        sim = self.simulator
+        sim.set_from_observation(observation)
+        legal = sim.legal_actions()
+        if isinstance(observation, dict) and "action_mask" in observation:
+            mask = np.asarray(observation["action_mask"]).reshape(-1).astype(bool)
+            legal = legal[mask[legal]]
+        if sim.is_terminal() or len(legal) == 0:
+            raise ZooError("the game is over: there is no legal move to search from this observation")
+        start = time.perf_counter()
+        self.policy.set_training_mode(False)
+        visits = alphazero.puct_search(sim, self.policy.evaluate, self.n_simulations, self.c_uct)
+        self.search_seconds += time.perf_counter() - start
+        self.simulations_done += self.n_simulations
+        return legal, visits[legal]
+
     def _choose(self, observation: Any, deterministic: bool) -> int:
         if self.backup == "bellman":
             return self._choose_bellman(observation, deterministic)
+        if self.has_prior:
+            legal, visits = self.prior_search(observation)
+            if deterministic:
+                return int(legal[int(np.argmax(visits))])
+            return int(self.np_random.choice(legal, p=visits / visits.sum()))
         legal, visits, proven = self.search(observation)
         if (proven < 0).any():  # a move that wins
             legal, visits = legal[proven < 0], visits[proven < 0]
@@ -418,8 +475,87 @@ class MCTS(BaseAlgorithm):
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfMCTS:
-        """Nothing to learn without a prior: records nothing and returns the model."""
+        """Without a prior nothing is learned: records nothing and returns the model. With ``AlphaZeroPolicy``:
+        self-play games until ``total_timesteps`` moves were played (see :mod:`agents.mcts.alphazero`); the
+        callbacks are called after every move, ``on_rollout_start``/``end`` around every game.
+        """
+        if not self.has_prior:
+            return self
+        callback = self._start_learning(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+        callback.on_training_start(locals(), globals())
+        rng = self.np_random
+        self.policy.set_training_mode(False)
+        while self.num_timesteps < self._total_timesteps:
+            callback.on_rollout_start()
+            stopped = False
+
+            def on_move() -> bool:
+                nonlocal stopped
+                self.num_timesteps += 1
+                callback.update_locals(locals())
+                stopped = not callback.on_step()
+                return not stopped
+
+            game = alphazero.self_play_game(BOARD_GAMES[self.board_game], self.policy.evaluate, self.n_simulations, self.c_uct, rng,
+                                            self.temperature_moves, self.dirichlet_alpha, self.root_noise, on_move)
+            callback.on_rollout_end()
+            if game is None or stopped:
+                break
+            self._episode_num += 1
+            self._remember(game)
+            self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
+            self._train_prior()
+            self.logger.record("selfplay/games", self._episode_num, exclude="tensorboard")
+            self.logger.record("selfplay/moves_per_game", game.moves)
+            self.logger.record("selfplay/first_player_result", float(game.outcomes[0]))
+            if log_interval is not None and self._episode_num % log_interval == 0:
+                self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
+                self.logger.dump(step=self.num_timesteps)
+        callback.on_training_end()
         return self
+
+    def _start_learning(self, total_timesteps: int, callback: MaybeCallback, reset_num_timesteps: bool,
+                        tb_log_name: str, progress_bar: bool) -> Any:
+        """SB3's ``_setup_learn`` without an env to reset (self-play needs none): counters, logger, callbacks."""
+        from stable_baselines3.common import utils
+
+        self.start_time = time.time_ns()
+        if reset_num_timesteps:
+            self.num_timesteps, self._episode_num = 0, 0
+        self._total_timesteps = int(total_timesteps) + (0 if reset_num_timesteps else self.num_timesteps)
+        self._num_timesteps_at_start = self.num_timesteps
+        if not self._custom_logger:
+            self._logger = utils.configure_logger(self.verbose, self.tensorboard_log, tb_log_name, reset_num_timesteps)
+        return self._init_callback(callback, progress_bar)
+
+    def _remember(self, game: alphazero.SelfPlayGame) -> None:
+        """Add a game's positions to the self-play buffer, keeping the last ``buffer_size``."""
+        buffer = getattr(self, "_selfplay", None)
+        parts = (game.planes.astype(np.float32), game.pis.astype(np.float32), game.outcomes.astype(np.float32))
+        if buffer is not None:
+            parts = tuple(np.concatenate([old, new])[-self.buffer_size:] for old, new in zip(buffer, parts))
+        self._selfplay = parts
+
+    def _train_prior(self) -> None:
+        """``gradient_steps`` Adam steps on batches of the self-play buffer."""
+        planes, pis, outcomes = self._selfplay
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        losses = []
+        for _ in range(self.gradient_steps):
+            index = self.np_random.integers(0, len(planes), size=min(self.batch_size, len(planes)))
+            value_loss, policy_loss = alphazero.alphazero_loss(self.policy.net, th.as_tensor(planes[index], device=self.device),
+                                                               th.as_tensor(pis[index], device=self.device),
+                                                               th.as_tensor(outcomes[index], device=self.device))
+            self.policy.optimizer.zero_grad()
+            (value_loss + policy_loss).backward()
+            self.policy.optimizer.step()
+            losses.append((value_loss.item(), policy_loss.item()))
+        self.policy.set_training_mode(False)
+        self._n_updates = getattr(self, "_n_updates", 0) + self.gradient_steps
+        self.logger.record("train/value_loss", float(np.mean([v for v, _ in losses])))
+        self.logger.record("train/policy_loss", float(np.mean([p for _, p in losses])))
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
 
     def evaluation_figures(self, request: Any) -> dict[str, Any]:
         """The evaluation hook: W/D/L against a random player and itself for board games, else mean +- std."""
