@@ -435,7 +435,7 @@ def _uniform(observation):
     return mask / mask.sum(), 0.0
 
 
-def _tictactoe(mover_cells, opponent_cells):
+def _tictactoe_position(mover_cells, opponent_cells):
     planes = np.zeros((3, 3, 2), dtype=np.int8)
     for c in mover_cells:
         planes[c // 3, c % 3, 0] = 1
@@ -449,11 +449,11 @@ def _tictactoe(mover_cells, opponent_cells):
 def test_puct_finds_the_win_and_the_block_with_an_uninformed_prior():
     from agents.mcts import alphazero
 
-    # cells in PettingZoo's order (column-major planes index c // 3, c % 3 as rows here: any line works)
-    win = _tictactoe([0, 1], [4, 8])  # the mover completes 0-1-2
+    # cell c is row c // 3, column c % 3 of the planes (the rules are the same whatever the orientation)
+    win = _tictactoe_position([0, 1], [4, 8])  # the mover completes 0-1-2
     visits = alphazero.puct_search(win, _uniform, 200, 1.5)
     assert int(np.argmax(visits)) == 2
-    block = _tictactoe([0, 8], [3, 4])  # the opponent threatens 3-4-5: only 5 saves the game
+    block = _tictactoe_position([0, 8], [3, 4])  # the opponent threatens 3-4-5: only 5 saves the game
     visits = alphazero.puct_search(block, _uniform, 400, 1.5)
     assert int(np.argmax(visits)) == 5
     assert visits.sum() == 400 and visits[~block.observation()["action_mask"].astype(bool)].sum() == 0
