@@ -3,6 +3,7 @@ against its ``results.json``; ``zoo enjoy`` falls back on it; ``zoo push --all``
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import shutil
@@ -47,6 +48,8 @@ def test_the_store_holds_the_first_agents_and_stays_small():
 
 @pytest.mark.parametrize("folder", pretrained_folders(), ids=lambda folder: folder.name)
 def test_stored_agent_reproduces_its_results(folder):
+    from sb3_contrib.common.maskable.evaluation import evaluate_policy as maskable_evaluate_policy
+    from sb3_contrib.common.maskable.utils import is_masking_supported
     from stable_baselines3.common.evaluation import evaluate_policy
 
     from zoo.envs.factory import create_env
@@ -65,8 +68,12 @@ def test_stored_agent_reproduces_its_results(folder):
                      seed=results["seed"], wrap_normalize=agent.wrap_normalize, training=False)
     published = results["n_eval_episodes"]
     n_episodes = EPISODES if published < MANY else published // 5
-    returns, _ = evaluate_policy(agent.model, env, n_eval_episodes=n_episodes, deterministic=results["is_deterministic"],
-                                 return_episode_rewards=True)
+    evaluate = evaluate_policy
+    takes_masks = "action_masks" in inspect.signature(agent.model.predict).parameters
+    if takes_masks and is_masking_supported(env):  # as the published evaluation did: the masks passed to predict
+        evaluate = maskable_evaluate_policy
+    returns, _ = evaluate(agent.model, env, n_eval_episodes=n_episodes, deterministic=results["is_deterministic"],
+                          return_episode_rewards=True)
     env.close()
     # the same seeded env and policy replay the first episodes of the published evaluation; an agent published
     # with many noisy episodes (Blackjack, FrozenLake8x8) is checked to four standard errors of the difference of means
