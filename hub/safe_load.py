@@ -419,6 +419,8 @@ def policy_kwargs_from_json(entry: Any, policy_class: type) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 
 #: Constructor arguments never taken from a downloaded checkpoint.
+#: what a text attribute restored from ``data`` may look like (a gymnasium or PettingZoo id)
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
 _NOT_FROM_DATA = {"self", "policy", "env", "device", "policy_kwargs", "_init_setup_model", "tensorboard_log",
                   "replay_buffer_class"}  # the buffer class: through the allow-list (_replay_buffer_choice)
 #: Hyperparameters that may be schedules: a config's ``lin_X`` becomes a linear schedule (``alpha``: the
@@ -559,6 +561,14 @@ def load_sb3_zip(
         current = getattr(model, key, _MISSING)
         if current is not _MISSING and isinstance(value, (int, float)) and isinstance(current, (int, float)):
             setattr(model, key, type(current)(value) if not isinstance(current, bool) else bool(value))
+    # names the algorithm declares it needs back (MCTS: the env id, the board game), if they are plain ids
+    for key in getattr(algo_class, "text_attributes", ()):
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not _PLAIN_ID.match(value) or ".." in value or len(value) > 200:
+            raise UnsafeCheckpointError(f"{Path(str(path)).name}: {key} {_shown(value)} is not a plain id")
+        setattr(model, key, value)
     model._setup_model()
 
     variables = weights.pop("pytorch_variables", None) or weights.pop("tensors", None) or {}  # SB3 < 1.0: tensors

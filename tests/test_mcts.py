@@ -520,3 +520,33 @@ def test_alphazero_learn_callbacks_save_load_and_legal_moves(tmp_path):
 def test_alphazero_policy_is_for_board_games():
     with pytest.raises(ZooError, match="AlphaZeroPolicy plays the two-player board games"):
         MCTS("AlphaZeroPolicy", "FrozenLake-v1", n_simulations=10)
+
+
+def test_pickle_free_load_gives_back_the_game_and_the_prior(tmp_path):
+    import json
+    import zipfile
+
+    from agents.errors import UnsafeCheckpointError
+    from hub.safe_load import load_sb3_zip
+
+    model = MCTS("AlphaZeroPolicy", "connect_four_v3", n_simulations=8, seed=0, policy_kwargs={"hidden": 16})
+    model.save(tmp_path / "az")
+    loaded = load_sb3_zip(tmp_path / "az.zip", MCTS)
+    assert (loaded.board_game, type(loaded.policy).__name__, loaded.policy.hidden) == ("connect_four_v3", "AlphaZeroPolicy", 16)
+    for a, b in zip(model.policy.state_dict().values(), loaded.policy.state_dict().values()):
+        assert th.equal(a, b)
+    planner = MCTS("MCTSPolicy", "FrozenLake-v1", n_simulations=50, horizon=10, gamma=0.95, backup="bellman", seed=0)
+    planner.save(tmp_path / "dp")
+    again = load_sb3_zip(tmp_path / "dp.zip", MCTS)
+    assert (again.env_id, again.backup, again.horizon) == ("FrozenLake-v1", "bellman", 10)
+    # a name that is not a plain id is refused before anything uses it
+    with zipfile.ZipFile(tmp_path / "az.zip") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(members["data"])
+    data["board_game"] = "../../etc/passwd"
+    members["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as archive:
+        for name, raw in members.items():
+            archive.writestr(name, raw)
+    with pytest.raises(UnsafeCheckpointError, match="board_game"):
+        load_sb3_zip(tmp_path / "bad.zip", MCTS)

@@ -133,6 +133,8 @@ class MCTS(BaseAlgorithm):
                                                              "AlphaZeroPolicy": alphazero.AlphaZeroPolicy}
     #: a planner plays without training (``zoo enjoy`` may build one from its config)
     needs_training: ClassVar[bool] = False
+    #: plain ids a pickle-free loader gives back from a checkpoint's data (checked again in ``_setup_model``)
+    text_attributes: ClassVar[tuple[str, ...]] = ("env_id", "board_game")
 
     def __init__(
         self,
@@ -206,6 +208,10 @@ class MCTS(BaseAlgorithm):
             raise ZooError(f"horizon must be at least 1 (or None), not {self.horizon}")
         if self.backup not in BACKUPS:
             raise ZooError(f"backup must be one of {', '.join(BACKUPS)}, not {self.backup!r}")
+        if self.board_game is not None and self.board_game not in BOARD_GAMES:
+            raise ZooError(f"unknown board game {self.board_game!r}; MCTS plays {', '.join(BOARD_GAMES)}")
+        if self.env_id is not None and self.board_game is None and self.env_id not in BOARD_GAMES:
+            _check_gym_id(self.env_id)
         self.set_random_seed(self.seed)
         seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % (1 << 63))
         self._rng = np.array([seed], dtype=np.uint64)
