@@ -558,7 +558,7 @@ class MCTS(BaseAlgorithm):
             self.policy.optimizer.step()
             losses.append((value_loss.item(), policy_loss.item()))
         self.policy.set_training_mode(False)
-        self._n_updates = getattr(self, "_n_updates", 0) + self.gradient_steps
+        self._n_updates += self.gradient_steps
         self.logger.record("train/value_loss", float(np.mean([v for v, _ in losses])))
         self.logger.record("train/policy_loss", float(np.mean([p for _, p in losses])))
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
