@@ -252,10 +252,7 @@ class MCTS(BaseAlgorithm):
         self.graph = fast.TableGraph(self.n_simulations + 1, sim.n_states, sim.n_actions, self.horizon)
         self._bound = return_bound(sim, self.gamma, self.horizon)
         if self.engine == "fast":  # compile now, not in the first move
-            saved = sim.snapshot()
-            fast.run_bellman_search(sim, fast.TableGraph(2, sim.n_states, sim.n_actions, 1), 1, 1.0,
-                                    np.zeros(1, dtype=np.uint64), self.gamma, 1, self.optimistic, self._rollout_table)
-            sim.restore(saved)
+            fast.warm_up_bellman(sim, self.optimistic, self._rollout_table)
 
     @property
     def optimistic(self) -> bool:
@@ -324,6 +321,18 @@ class MCTS(BaseAlgorithm):
         """Whether the searches mark solved positions (``solve`` on a two-player deterministic game)."""
         return self.solve and self.simulator.n_players == 2 and not self.simulator.stochastic
 
+    def _legal_moves(self, observation: Any) -> np.ndarray:
+        """Put the simulator in the state ``observation`` describes; its legal moves (within its action mask)."""
+        sim = self.simulator
+        sim.set_from_observation(observation)
+        legal = sim.legal_actions()
+        if isinstance(observation, dict) and "action_mask" in observation:
+            mask = np.asarray(observation["action_mask"]).reshape(-1).astype(bool)
+            legal = legal[mask[legal]]
+        if sim.is_terminal() or len(legal) == 0:
+            raise ZooError("the game is over: there is no legal move to search from this observation")
+        return legal
+
     def search(self, observation: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Search from the state ``observation`` describes.
 
@@ -333,13 +342,7 @@ class MCTS(BaseAlgorithm):
         if self.backup == "bellman":
             raise ZooError("this MCTS searches with backup='bellman': call bellman_search (or predict)")
         sim = self.simulator
-        sim.set_from_observation(observation)
-        legal = sim.legal_actions()
-        if isinstance(observation, dict) and "action_mask" in observation:
-            mask = np.asarray(observation["action_mask"]).reshape(-1).astype(bool)
-            legal = legal[mask[legal]]
-        if sim.is_terminal() or len(legal) == 0:
-            raise ZooError("the game is over: there is no legal move to search from this observation")
+        legal = self._legal_moves(observation)
         horizon = self.horizon
         if horizon is None:  # games always end; an MDP's rollout policy may walk in circles forever
             horizon = np.inf if sim.n_players == 2 else MAX_HORIZON
@@ -398,13 +401,7 @@ class MCTS(BaseAlgorithm):
     def prior_search(self, observation: Any) -> tuple[np.ndarray, np.ndarray]:
         """PUCT with the policy-value network from the position ``observation`` describes: legal moves, visits."""
         sim = self.simulator
-        sim.set_from_observation(observation)
-        legal = sim.legal_actions()
-        if isinstance(observation, dict) and "action_mask" in observation:
-            mask = np.asarray(observation["action_mask"]).reshape(-1).astype(bool)
-            legal = legal[mask[legal]]
-        if sim.is_terminal() or len(legal) == 0:
-            raise ZooError("the game is over: there is no legal move to search from this observation")
+        legal = self._legal_moves(observation)
         start = time.perf_counter()
         self.policy.set_training_mode(False)
         visits = alphazero.puct_search(sim, self.policy.evaluate, self.n_simulations, self.c_uct)

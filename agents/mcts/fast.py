@@ -437,3 +437,11 @@ def run_bellman_search(sim, graph: TableGraph, n_simulations: int, c_uct: float,
                                         int(horizon), rng, bool(sim.stochastic), policy_table, bound, bool(optimistic),
                                         graph.n_nodes, *graph.arrays()))
     return graph.n_nodes
+
+
+def warm_up_bellman(sim, optimistic: bool = True, policy_table: np.ndarray = _RANDOM) -> None:
+    """Compile the DP-UCT search (a one-simulation search of horizon 1 on a copy of ``sim``'s state)."""
+    saved = sim.snapshot()
+    run_bellman_search(sim, TableGraph(2, sim.n_states, sim.n_actions, 1), 1, 1.0, np.zeros(1, dtype=np.uint64),
+                       horizon=1, optimistic=optimistic, policy_table=policy_table)
+    sim.restore(saved)
