@@ -3,7 +3,6 @@ against its ``results.json``; ``zoo enjoy`` falls back on it; ``zoo push --all``
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 import shutil
@@ -14,6 +13,7 @@ import yaml
 
 from hub.client import download, git_blob_sha1
 from hub.loading import load_folder
+from agents.common.masking import passes_action_masks
 from agents.tabular.exact import exact_evaluation
 from hub.store import ORG, STORE_DIR, find_pretrained, list_pretrained, pretrained_folders
 from zoo.publish import refresh
@@ -49,7 +49,6 @@ def test_the_store_holds_the_first_agents_and_stays_small():
 @pytest.mark.parametrize("folder", pretrained_folders(), ids=lambda folder: folder.name)
 def test_stored_agent_reproduces_its_results(folder):
     from sb3_contrib.common.maskable.evaluation import evaluate_policy as maskable_evaluate_policy
-    from sb3_contrib.common.maskable.utils import is_masking_supported
     from stable_baselines3.common.evaluation import evaluate_policy
 
     from zoo.envs.factory import create_env
@@ -69,8 +68,7 @@ def test_stored_agent_reproduces_its_results(folder):
     published = results["n_eval_episodes"]
     n_episodes = EPISODES if published < MANY else published // 5
     evaluate = evaluate_policy
-    takes_masks = "action_masks" in inspect.signature(agent.model.predict).parameters
-    if takes_masks and is_masking_supported(env):  # as the published evaluation did: the masks passed to predict
+    if passes_action_masks(agent.model, env):  # as the published evaluation did: the masks passed to predict
         evaluate = maskable_evaluate_policy
     returns, _ = evaluate(agent.model, env, n_eval_episodes=n_episodes, deterministic=results["is_deterministic"],
                           return_episode_rewards=True)

@@ -284,6 +284,20 @@ def test_target_networks_are_copied_every_interval_episodes() -> None:
     assert all(th.equal(a, b) for a, b in zip(p.mixer.parameters(), p.mixer_target.parameters()))
 
 
+def test_soft_target_updates_move_the_targets_by_tau() -> None:
+    model = small_model(spread(), target_update_interval=1, tau=0.25, batch_size=1)
+    model.learn(10)  # one episode: one update, then one soft target update
+    p = model.policy
+    before = [t.clone() for t in p.mixer_target.parameters()]
+    online = [o.clone() for o in p.mixer.parameters()]
+    model.update_targets()
+    for old, new, o in zip(before, p.mixer_target.parameters(), online):
+        assert th.allclose(new, 0.75 * old + 0.25 * o)
+    assert not all(th.equal(a, b) for a, b in zip(p.agent.parameters(), p.agent_target.parameters()))
+    with pytest.raises(ValueError, match="tau"):
+        small_model(spread(), tau=0.0)
+
+
 def test_epsilon_falls_linearly_to_its_final_value() -> None:
     model = small_model(spread(), exploration_steps=100)
     model.learn(50)
@@ -338,6 +352,41 @@ def test_zoo_train_then_enjoy_round_trip(tmp_path, capsys) -> None:
     assert main(["enjoy", "--algo", "qmix", "--env", LBF, "-f", str(logs), "-n", "100", "--no-render"]) == 0
     out = capsys.readouterr().out
     assert "from " + str(model_path) in out and "episodes, mean return" in out
+
+
+def test_zoo_evaluates_and_plays_with_the_envs_action_masks(tmp_path) -> None:
+    """Periodic evaluations, the final one and `zoo enjoy` give QMIX lbforaging's masks (it picked unavailable
+    actions without them); PPO on CartPole gets none."""
+    import functools
+
+    from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
+    from stable_baselines3 import PPO
+
+    from agents.common.masking import passes_action_masks
+    from zoo.config import load_hyperparams
+    from zoo.enjoy import play
+    from zoo.train import TrainOptions, make_callbacks
+
+    env = make_vec_env(LBF, n_envs=1, seed=0)
+    model = small_model(env)
+    assert passes_action_masks(model, env)
+    assert not passes_action_masks(PPO("MlpPolicy", "CartPole-v1"), make_vec_env("CartPole-v1"))
+    options = TrainOptions(algo="qmix", env_id=LBF, log_folder=str(tmp_path), eval_freq=100)
+    callbacks = make_callbacks(load_hyperparams("qmix", LBF), options, tmp_path, env, model)
+    assert isinstance(callbacks[0], MaskableEvalCallback)
+
+    given: list[np.ndarray] = []
+    predict = model.predict
+
+    @functools.wraps(predict)
+    def spy(*args, **kwargs):
+        given.append(kwargs["action_masks"])
+        assert np.array_equal(kwargs["action_masks"], np.stack(env.env_method("action_masks")))
+        return predict(*args, **kwargs)
+
+    model.predict = spy
+    play(model, env, 60)
+    assert len(given) == 60 and not all(m.all() for m in given)  # lbforaging forbids some actions
 
 
 def test_zoo_refuses_competitive_and_continuous_envs_with_exit_2(capsys) -> None:

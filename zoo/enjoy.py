@@ -228,14 +228,19 @@ def _as_list(value: Any) -> list[Any]:
 def play(model: BaseAlgorithm, env: VecEnv, n_steps: int, deterministic: bool = True) -> list[float]:
     """Run ``model`` for ``n_steps`` steps and return the returns of the episodes that finished.
 
-    Returns are the Monitor's, i.e. raw rewards even when the agent sees normalised ones.
+    Returns are the Monitor's, i.e. raw rewards even when the agent sees normalised ones. A model whose
+    ``predict`` takes action masks gets the env's (see :func:`agents.common.masking.passes_action_masks`).
     """
+    from agents.common.masking import passes_action_masks
+
+    masked = passes_action_masks(model, env)
     obs = env.reset()
     state = None
     episode_start = np.ones(env.num_envs, dtype=bool)
     returns: list[float] = []
     for _ in range(n_steps):
-        action, state = model.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
+        masks = {"action_masks": np.stack(env.env_method("action_masks"))} if masked else {}
+        action, state = model.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic, **masks)
         obs, _, dones, infos = env.step(action)
         episode_start = dones
         returns.extend(float(info["episode"]["r"]) for info in infos if "episode" in info)

@@ -24,6 +24,7 @@ from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv, sync_envs_normalization
 
+from agents.common.masking import passes_action_masks
 from agents.registry import AlgoSpec, get_spec
 from zoo import runs
 from zoo.config import (
@@ -314,12 +315,19 @@ def build_model(spec: AlgoSpec, hp: Hyperparams, env: VecEnv, options: TrainOpti
         raise ZooError(f"{hp.source}: {hp.env_id}: cannot build {spec.load().__name__}: {error}") from None
 
 
-def make_callbacks(hp: Hyperparams, options: TrainOptions, run_folder: Path, eval_env: VecEnv) -> list[BaseCallback]:
-    """EvalCallback, the checkpoint callback and the config's own callbacks."""
+def make_callbacks(hp: Hyperparams, options: TrainOptions, run_folder: Path, eval_env: VecEnv,
+                   model: BaseAlgorithm) -> list[BaseCallback]:
+    """EvalCallback (with the env's action masks where the model takes them), the checkpoint callback and the
+    config's own callbacks."""
     callbacks: list[BaseCallback] = []
     eval_freq = options.eval_freq if options.eval_freq != 0 else max(10_000, hp.n_timesteps // 100)
     if eval_freq > 0:
-        evaluation = EvalCallback(
+        evaluation_class = EvalCallback
+        if passes_action_masks(model, eval_env):
+            from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
+
+            evaluation_class = MaskableEvalCallback
+        evaluation = evaluation_class(
             eval_env, n_eval_episodes=options.eval_episodes, eval_freq=max(eval_freq // hp.n_envs, 1),
             log_path=str(run_folder), best_model_save_path=str(run_folder), deterministic=True,
             verbose=options.verbose,
@@ -382,7 +390,10 @@ def finish(model: BaseAlgorithm, hp: Hyperparams, run_folder: Path, eval_env: Ve
     if model.get_vec_normalize_env() is not None:
         runs.save_vecnormalize(model.get_vec_normalize_env(), run_folder / "vecnormalize.pkl")
         sync_envs_normalization(train_env, eval_env)
-    mean, std = evaluate_policy(model, eval_env, n_eval_episodes=max(eval_episodes, 1), deterministic=True)
+    evaluate = evaluate_policy
+    if passes_action_masks(model, eval_env):  # as the periodic evaluations: with the env's action masks
+        from sb3_contrib.common.maskable.evaluation import evaluate_policy as evaluate
+    mean, std = evaluate(model, eval_env, n_eval_episodes=max(eval_episodes, 1), deterministic=True)
     return TrainResult(run_folder, model, float(mean), float(std))
 
 
@@ -420,7 +431,7 @@ def train(options: TrainOptions) -> TrainResult:
         model = build_model(spec, hp, env, options, seed)
         if options.verbose:
             print(f"Training {spec.name} on {hp.env_id} for {hp.n_timesteps} steps in {run_folder}")
-        learn(model, hp.n_timesteps, make_callbacks(hp, options, run_folder, eval_env), run_folder, options.progress, False)
+        learn(model, hp.n_timesteps, make_callbacks(hp, options, run_folder, eval_env, model), run_folder, options.progress, False)
         return finish(model, hp, run_folder, eval_env, options.eval_episodes)
     except BaseException as error:
         if isinstance(error, TrainingInterrupted):
@@ -487,5 +498,5 @@ def resume(run_folder: str | Path, device: str | None = None, progress: bool = F
                   "with an empty replay buffer", file=sys.stderr)
     if options.verbose:
         print(f"Resuming {spec.name} on {hp.env_id} at {steps} of {hp.n_timesteps} steps in {run_folder}")
-    learn(model, hp.n_timesteps, make_callbacks(hp, options, run_folder, eval_env), run_folder, options.progress, True)
+    learn(model, hp.n_timesteps, make_callbacks(hp, options, run_folder, eval_env, model), run_folder, options.progress, True)
     return finish(model, hp, run_folder, eval_env, options.eval_episodes)

@@ -1,4 +1,4 @@
-"""Action masks for environments that have none, so MaskablePPO can train on them.
+"""Action masks: for environments that have none (so MaskablePPO can train on them), and whether to pass them.
 
 MaskablePPO asks its environment for ``action_masks()``: a flat boolean array with one entry per
 choice of every action dimension (``True`` = allowed). Classic-control and Box2D environments
@@ -9,6 +9,9 @@ behaves exactly like PPO. Use it from a config as::
 """
 
 from __future__ import annotations
+
+import inspect
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -48,3 +51,14 @@ class AllActionsValid(gym.Wrapper):
     def action_masks(self) -> np.ndarray:
         """The mask of allowed actions: all ``True``."""
         return self._mask.copy()
+
+
+def passes_action_masks(model: Any, env: Any) -> bool:
+    """Whether ``model`` should be evaluated with ``env``'s action masks (sb3-contrib's maskable evaluation).
+
+    True when the model's ``predict`` takes ``action_masks`` (MaskablePPO, QMIX) and the env (or VecEnv) has
+    an ``action_masks()`` method; such a model acts unmasked otherwise, and may pick an unavailable action.
+    """
+    from sb3_contrib.common.maskable.utils import is_masking_supported
+
+    return "action_masks" in inspect.signature(model.predict).parameters and is_masking_supported(env)

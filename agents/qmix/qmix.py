@@ -14,7 +14,9 @@ EPyMARL's choices (Papoudakis et al., 2021: its ``qmix.yaml`` and ``default.yaml
    the rewards are standardised by a running mean and variance (``standardize_rewards``);
 4. the loss ``sum_t filled_t (Q_tot(s_t, a_t) - y_t)^2 / sum_t filled_t`` over agent network and mixer
    together (Adam 5e-4, gradient norm clipped to 10);
-5. hard copy of agent network and mixer into their targets every 200 episodes.
+5. hard copy of agent network and mixer into their targets every 200 episodes (``tau=1``); with ``tau < 1``
+   a soft (Polyak) update ``theta' <- tau theta + (1 - tau) theta'`` every ``target_update_interval``
+   episodes instead (EPyMARL's ``target_update_interval_or_tau`` below 1, which its MPE settings use).
 
 ``mixer="qmix"``: ``Q_tot`` is a monotonic mixing network with hypernetworks on the global state
 (``info["state"]`` of the multi-agent adapter); ``"vdn"``: their sum; ``None``: no ``Q_tot``, each agent
@@ -39,7 +41,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import safe_mean
+from stable_baselines3.common.utils import polyak_update, safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.errors import ZooError
@@ -134,7 +136,9 @@ class QMIX(BaseAlgorithm):
     :param batch_size: episodes per update
     :param gamma: discount factor
     :param train_freq: one update after every ``train_freq`` finished episodes
-    :param target_update_interval: copy the networks into their targets every this many episodes
+    :param target_update_interval: update the targets every this many episodes
+    :param tau: the target update's coefficient: 1 copies the networks (hard update), less moves the targets
+        that share of the way towards them (soft, Polyak update)
     :param exploration_initial_eps: epsilon at the start
     :param exploration_final_eps: epsilon after ``exploration_steps``
     :param exploration_steps: env steps (over all envs) over which epsilon falls linearly
@@ -168,6 +172,7 @@ class QMIX(BaseAlgorithm):
         gamma: float = 0.99,
         train_freq: int = 1,
         target_update_interval: int = 200,
+        tau: float = 1.0,
         exploration_initial_eps: float = 1.0,
         exploration_final_eps: float = 0.05,
         exploration_steps: int = 50_000,
@@ -201,7 +206,9 @@ class QMIX(BaseAlgorithm):
                 raise ValueError(f"{name} must be at least {low}, got {value}")
         self.mixer = mixer
         self.buffer_size, self.batch_size, self.gamma = int(buffer_size), int(batch_size), gamma
-        self.train_freq, self.target_update_interval = int(train_freq), int(target_update_interval)
+        if not 0.0 < tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1] (1: hard target updates), got {tau}")
+        self.train_freq, self.target_update_interval, self.tau = int(train_freq), int(target_update_interval), float(tau)
         self.exploration_initial_eps, self.exploration_final_eps = exploration_initial_eps, exploration_final_eps
         self.exploration_steps = int(exploration_steps)
         self.exploration_rate = exploration_initial_eps
@@ -391,10 +398,15 @@ class QMIX(BaseAlgorithm):
         return float(loss.item())
 
     def update_targets(self) -> None:
-        """Hard update: copy the agent network and the mixer into their targets."""
-        self.policy.agent_target.load_state_dict(self.policy.agent.state_dict())
+        """Move the target agent network and mixer towards the online ones by ``tau`` (1: copy them)."""
+        pairs = [(self.policy.agent, self.policy.agent_target)]
         if self.policy.mixer is not None and self.policy.mixer_target is not None:
-            self.policy.mixer_target.load_state_dict(self.policy.mixer.state_dict())
+            pairs.append((self.policy.mixer, self.policy.mixer_target))
+        for online, target in pairs:
+            if self.tau == 1.0:
+                target.load_state_dict(online.state_dict())
+            else:
+                polyak_update(online.parameters(), target.parameters(), self.tau)
 
     def learn(
         self: SelfQMIX,
