@@ -550,3 +550,26 @@ def test_pickle_free_load_gives_back_the_game_and_the_prior(tmp_path):
             archive.writestr(name, raw)
     with pytest.raises(UnsafeCheckpointError, match="board_game"):
         load_sb3_zip(tmp_path / "bad.zip", MCTS)
+
+
+def test_zoo_train_self_play_then_enjoy_and_resume(tmp_path, capsys):
+    """`zoo train` on a PettingZoo game: no training or evaluation env, learn() runs self-play with the
+    checkpoint callback, the final evaluation is the hook's; the run is enjoyed and resumed like any other."""
+    from zoo.cli import main
+
+    logs = tmp_path / "logs"
+    assert main(["train", "--algo", "mcts", "--env", "tictactoe_v3", "-f", str(logs), "--seed", "0", "-q",
+                 "--eval-episodes", "2", "--hyperparams", "policy='AlphaZeroPolicy'", "n_timesteps=30",
+                 "n_simulations=8", "batch_size=16", "policy_kwargs=dict(hidden=16)"]) == 0
+    run = logs / "mcts" / "tictactoe_v3_1"
+    out = capsys.readouterr().out
+    assert f"Saved to {run}" in out and "Final evaluation: mean reward" in out
+    trained = MCTS.load(run / "tictactoe_v3.zip")
+    assert type(trained.policy).__name__ == "AlphaZeroPolicy" and 30 <= trained.num_timesteps < 40
+    assert any((run / "checkpoints").glob("rl_model_*_steps.zip"))
+    assert main(["enjoy", "--algo", "mcts", "--env", "tictactoe_v3", "-f", str(logs), "--n-episodes", "2"]) == 0
+    assert f"from {run / 'tictactoe_v3.zip'}" in capsys.readouterr().out
+    assert main(["train", "--resume", str(run), "-n", "50", "-q"]) == 0
+    assert MCTS.load(run / "tictactoe_v3.zip").num_timesteps >= 50
+    assert main(["train", "--algo", "ppo", "--env", "tictactoe_v3", "-f", str(logs), "-q"]) == 2  # not for PPO
+    assert "tictactoe_v3" in capsys.readouterr().err

@@ -301,10 +301,10 @@ def set_threads(num_threads: int) -> None:
         torch.set_num_threads(num_threads)
 
 
-def build_model(spec: AlgoSpec, hp: Hyperparams, env: VecEnv, options: TrainOptions, seed: int) -> BaseAlgorithm:
-    """Instantiate the algorithm with the config's arguments."""
+def build_model(spec: AlgoSpec, hp: Hyperparams, env: VecEnv | str, options: TrainOptions, seed: int) -> BaseAlgorithm:
+    """Instantiate the algorithm with the config's arguments (``env``: the id, for one that makes its own env)."""
     kwargs = dict(hp.algo_kwargs)
-    if hp.action_noise is not None:
+    if hp.action_noise is not None and not isinstance(env, str):
         kwargs["action_noise"] = make_action_noise(hp.action_noise, int(np.prod(env.action_space.shape)))
     try:
         return spec.load()(
@@ -315,13 +315,13 @@ def build_model(spec: AlgoSpec, hp: Hyperparams, env: VecEnv, options: TrainOpti
         raise ZooError(f"{hp.source}: {hp.env_id}: cannot build {spec.load().__name__}: {error}") from None
 
 
-def make_callbacks(hp: Hyperparams, options: TrainOptions, run_folder: Path, eval_env: VecEnv,
+def make_callbacks(hp: Hyperparams, options: TrainOptions, run_folder: Path, eval_env: VecEnv | None,
                    model: BaseAlgorithm) -> list[BaseCallback]:
-    """EvalCallback (with the env's action masks where the model takes them), the checkpoint callback and the
-    config's own callbacks."""
+    """EvalCallback (with the env's action masks where the model takes them; none without an ``eval_env``),
+    the checkpoint callback and the config's own callbacks."""
     callbacks: list[BaseCallback] = []
     eval_freq = options.eval_freq if options.eval_freq != 0 else max(10_000, hp.n_timesteps // 100)
-    if eval_freq > 0:
+    if eval_freq > 0 and eval_env is not None:
         evaluation_class = EvalCallback
         if passes_action_masks(model, eval_env):
             from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
@@ -378,14 +378,19 @@ def learn(model: BaseAlgorithm, total_timesteps: int, callbacks: list[BaseCallba
 _FILE_SYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
-def finish(model: BaseAlgorithm, hp: Hyperparams, run_folder: Path, eval_env: VecEnv, eval_episodes: int) -> TrainResult:
-    """Save the final model (and normalisation statistics) and evaluate it.
+def finish(model: BaseAlgorithm, hp: Hyperparams, run_folder: Path, eval_env: VecEnv | None, eval_episodes: int,
+           seed: int = 0) -> TrainResult:
+    """Save the final model (and normalisation statistics) and evaluate it (without an ``eval_env``: through the
+    algorithm's evaluation hook, which plays the env it makes itself).
 
     A last checkpoint is saved too, so that a run extended later (a larger ``n_timesteps`` in its
     ``config.yml``) resumes from where it ended.
     """
     runs.save_checkpoint(model, run_folder)
     runs.save_model(model, run_folder / f"{runs.safe_env_name(hp.env_id)}.zip")
+    if eval_env is None:
+        figures = evaluate_own_env(model, hp.env_id, max(eval_episodes, 1), seed)
+        return TrainResult(run_folder, model, float(figures["mean_reward"]), float(figures["std_reward"]))
     train_env = model.get_env()
     if model.get_vec_normalize_env() is not None:
         runs.save_vecnormalize(model.get_vec_normalize_env(), run_folder / "vecnormalize.pkl")
@@ -395,6 +400,31 @@ def finish(model: BaseAlgorithm, hp: Hyperparams, run_folder: Path, eval_env: Ve
         from sb3_contrib.common.maskable.evaluation import evaluate_policy as evaluate
     mean, std = evaluate(model, eval_env, n_eval_episodes=max(eval_episodes, 1), deterministic=True)
     return TrainResult(run_folder, model, float(mean), float(std))
+
+
+# ---------------------------------------------------------------- algorithms that make their own env
+
+
+def builds_own_env(spec: AlgoSpec, env_id: str) -> bool:
+    """Whether the algorithm trains on ``env_id`` in an env it makes itself: an id gymnasium does not know, for
+    an algorithm that declares ``builds_own_env`` (MCTS: self-play on a PettingZoo game such as connect_four_v3).
+    Such a run has no training or evaluation ``VecEnv``: ``learn`` gets the checkpoint and config callbacks, and
+    the final evaluation is the algorithm's evaluation hook."""
+    import gymnasium as gym
+
+    return env_id not in gym.registry and bool(getattr(spec.load(), "builds_own_env", False))
+
+
+def evaluate_own_env(model: BaseAlgorithm, env_id: str, n_episodes: int, seed: int) -> dict[str, Any]:
+    """The figures of the evaluation hook of a model that plays ``env_id`` by itself."""
+    from agents.common.evaluation import EvaluationRequest, evaluate_agent
+
+    def no_gym_env() -> Any:
+        raise ZooError(f"{env_id} is not a gymnasium env: {type(model).__name__} has no evaluation hook for it")
+
+    request = EvaluationRequest(env_id, make_vec_env=no_gym_env, make_env=no_gym_env, n_eval_episodes=n_episodes,
+                                deterministic=True, seed=seed)
+    return evaluate_agent(model, request)
 
 
 # ---------------------------------------------------------------- the two entry points
@@ -407,9 +437,11 @@ def train(options: TrainOptions) -> TrainResult:
     """
     spec = get_spec(options.algo)
     check_options(options)
-    check_env_id(options.env_id)
-    check_spaces(spec.name, options.env_id, options.env_kwargs)
-    check_config_entry(spec, options.env_id, options.conf_file, options.env_kwargs)
+    own_env = builds_own_env(spec, options.env_id)
+    if not own_env:
+        check_env_id(options.env_id)
+        check_spaces(spec.name, options.env_id, options.env_kwargs)
+        check_config_entry(spec, options.env_id, options.conf_file, options.env_kwargs)
     overrides = dict(options.hyperparams)
     if options.n_timesteps is not None:
         overrides["n_timesteps"] = options.n_timesteps
@@ -425,14 +457,18 @@ def train(options: TrainOptions) -> TrainResult:
         runs.write_yaml(run_folder / "args.yml", {**recorded, "algo": spec.name, "seed": seed})
         runs.write_yaml(run_folder / "config.yml", to_plain(hp.raw))
         runs.write_yaml(run_folder / "env_kwargs.yml", to_plain(options.env_kwargs))
-        envs.append(make_train_env(hp, options, run_folder, seed))
-        envs.append(make_eval_env(hp, options, seed))
-        env, eval_env = envs
-        model = build_model(spec, hp, env, options, seed)
+        eval_env: VecEnv | None = None
+        if own_env:
+            model = build_model(spec, hp, options.env_id, options, seed)
+        else:
+            envs.append(make_train_env(hp, options, run_folder, seed))
+            envs.append(make_eval_env(hp, options, seed))
+            env, eval_env = envs
+            model = build_model(spec, hp, env, options, seed)
         if options.verbose:
             print(f"Training {spec.name} on {hp.env_id} for {hp.n_timesteps} steps in {run_folder}")
         learn(model, hp.n_timesteps, make_callbacks(hp, options, run_folder, eval_env, model), run_folder, options.progress, False)
-        return finish(model, hp, run_folder, eval_env, options.eval_episodes)
+        return finish(model, hp, run_folder, eval_env, options.eval_episodes, seed)
     except BaseException as error:
         if isinstance(error, TrainingInterrupted):
             raise
@@ -487,8 +523,11 @@ def resume(run_folder: str | Path, device: str | None = None, progress: bool = F
     files = runs.checkpoint_files(run_folder, steps)
     runs.remove_temporary_files(run_folder)
     set_threads(options.num_threads)
-    env = make_train_env(hp, options, run_folder, options.seed + steps, resume_from=files["vecnormalize"])
-    eval_env = make_eval_env(hp, options, options.seed)
+    env: VecEnv | None = None
+    eval_env: VecEnv | None = None
+    if not builds_own_env(spec, options.env_id):
+        env = make_train_env(hp, options, run_folder, options.seed + steps, resume_from=files["vecnormalize"])
+        eval_env = make_eval_env(hp, options, options.seed)
     model = spec.load().load(files["model"], env=env, device=options.device, tensorboard_log=options.tensorboard_log)
     if spec.off_policy:
         if files["replay_buffer"].is_file():
@@ -499,4 +538,4 @@ def resume(run_folder: str | Path, device: str | None = None, progress: bool = F
     if options.verbose:
         print(f"Resuming {spec.name} on {hp.env_id} at {steps} of {hp.n_timesteps} steps in {run_folder}")
     learn(model, hp.n_timesteps, make_callbacks(hp, options, run_folder, eval_env, model), run_folder, options.progress, True)
-    return finish(model, hp, run_folder, eval_env, options.eval_episodes)
+    return finish(model, hp, run_folder, eval_env, options.eval_episodes, options.seed)

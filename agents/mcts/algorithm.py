@@ -133,6 +133,9 @@ class MCTS(BaseAlgorithm):
                                                              "AlphaZeroPolicy": alphazero.AlphaZeroPolicy}
     #: a planner plays without training (``zoo enjoy`` may build one from its config)
     needs_training: ClassVar[bool] = False
+    #: given an id gymnasium does not know (a PettingZoo game), it makes its own env: ``zoo train`` then runs
+    #: ``learn`` (self-play for ``AlphaZeroPolicy``) without training or evaluation envs
+    builds_own_env: ClassVar[bool] = True
     #: plain ids a pickle-free loader gives back from a checkpoint's data (checked again in ``_setup_model``)
     text_attributes: ClassVar[tuple[str, ...]] = ("env_id", "board_game")
 
