@@ -174,7 +174,7 @@ def random_returns(env_id: str, episodes: int, seed: int) -> list[float]:
     return returns
 
 
-def train(env_id: str, mixer: str, seed: int, steps: int, minutes: float) -> None:
+def train(env_id: str, mixer: str, seed: int, steps: int, minutes: float, overrides: dict[str, Any] | None = None) -> None:
     import yaml
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -188,6 +188,7 @@ def train(env_id: str, mixer: str, seed: int, steps: int, minutes: float) -> Non
     hyperparams.pop("n_timesteps")
     policy = hyperparams.pop("policy")
     hyperparams["mixer"] = None if mixer == "none" else mixer
+    hyperparams.update(overrides or {})
 
     class WallClock(BaseCallback):
         def __init__(self, seconds: float):
@@ -199,7 +200,10 @@ def train(env_id: str, mixer: str, seed: int, steps: int, minutes: float) -> Non
             if self.n_calls % 10_000 == 0 and self.model.ep_info_buffer:
                 mean = float(np.mean([info["r"] for info in list(self.model.ep_info_buffer)[-100:]]))
                 self.curve.append((self.num_timesteps, round(mean, 3)))
-                print(f"{self.num_timesteps} steps: training return {mean:.3f} (eps {self.model.exploration_rate:.3f})", flush=True)
+                logged = self.model.logger.name_to_value
+                print(f"{self.num_timesteps} steps: training return {mean:.3f} (eps {self.model.exploration_rate:.3f}, "
+                      f"loss {logged.get('train/loss', 0.0):.3f}, gradient norm {logged.get('train/grad_norm', 0.0):.1f})",
+                      flush=True)
             return time.time() < self.deadline
 
     model = QMIX(policy, make_vec_env(env_id, n_envs=1, seed=seed), seed=seed, **hyperparams)
@@ -231,7 +235,10 @@ def train(env_id: str, mixer: str, seed: int, steps: int, minutes: float) -> Non
         result["epymarl_qmix_2M_steps"] = EPYMARL_QMIX
         result["ratio_to_epymarl"] = round(figures["mean_reward"] / EPYMARL_QMIX, 3)
         result["goal(>=0.95 within 2M steps, 5 seeds)"] = "met on this seed" if figures["mean_reward"] >= GOAL else "not met"
-    record(f"train_{name}_{env_id.split('/')[-1]}_seed{seed}", result)
+    changed = "".join(f"_{key}={value}" for key, value in sorted((overrides or {}).items()))
+    if overrides:
+        result["changed_from_config"] = dict(overrides)
+    record(f"train_{name}_{env_id.split('/')[-1]}_seed{seed}{changed}", result)
 
 
 def main() -> None:
@@ -245,11 +252,15 @@ def main() -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--steps", type=int, default=2_000_000)
     t.add_argument("--minutes", type=float, default=10.0)
+    t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="QMIX arguments replacing the config's (e.g. tau=0.01 target_update_interval=1)")
     args = parser.parse_args()
     if args.part == "speed":
         speed(args.repeats)
     else:
-        train(args.env, args.mixer, args.seed, args.steps, args.minutes)
+        from zoo.config import parse_assignments
+
+        train(args.env, args.mixer, args.seed, args.steps, args.minutes, parse_assignments(args.set, "--set"))
 
 
 if __name__ == "__main__":
