@@ -573,3 +573,20 @@ def test_zoo_train_self_play_then_enjoy_and_resume(tmp_path, capsys):
     assert MCTS.load(run / "tictactoe_v3.zip").num_timesteps >= 50
     assert main(["train", "--algo", "ppo", "--env", "tictactoe_v3", "-f", str(logs), "-q"]) == 2  # not for PPO
     assert "tictactoe_v3" in capsys.readouterr().err
+
+
+def test_self_play_buffer_keeps_the_last_positions_in_a_ring():
+    from agents.mcts import alphazero
+
+    model = MCTS("AlphaZeroPolicy", "tictactoe_v3", n_simulations=4, seed=0, buffer_size=10)
+
+    def game(n: int, value: float) -> alphazero.SelfPlayGame:
+        return alphazero.SelfPlayGame(np.full((n, 2, 3, 3), value, np.float32), np.zeros((n, 9), bool),
+                                      np.full((n, 9), value, np.float32), np.full(n, value, np.float32), n)
+
+    model._remember(game(4, 1.0))
+    model._remember(game(8, 2.0))  # the last 10 positions: game 1's last two and all of game 2
+    assert model._selfplay_size == 10
+    assert sorted(model._selfplay[2].tolist()) == [1.0] * 2 + [2.0] * 8
+    model._remember(game(15, 3.0))  # longer than the buffer: its last 10 positions
+    assert all((part == 3.0).all() for part in model._selfplay) and model._selfplay_size == 10

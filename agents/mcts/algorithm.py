@@ -302,7 +302,8 @@ class MCTS(BaseAlgorithm):
 
     def _excluded_save_params(self) -> list[str]:
         excluded = [*super()._excluded_save_params(), "simulator", "tree", "graph", "_bound", "_source_env",
-                    "_rollout_table", "_rollout_fn", "_rng", "_py_seed", "_np_random", "_selfplay"]  # rebuilt from the settings and the seed by _setup_model
+                    "_rollout_table", "_rollout_fn", "_rng", "_py_seed", "_np_random", "_selfplay",
+                    "_selfplay_next", "_selfplay_size"]  # rebuilt from the settings and the seed by _setup_model
         if not isinstance(self.rollout_policy, str):  # a model is not saved with the planner: pass it to load()
             excluded.append("rollout_policy")
         return excluded
@@ -535,21 +536,26 @@ class MCTS(BaseAlgorithm):
         return self._init_callback(callback, progress_bar)
 
     def _remember(self, game: alphazero.SelfPlayGame) -> None:
-        """Add a game's positions to the self-play buffer, keeping the last ``buffer_size``."""
-        buffer = getattr(self, "_selfplay", None)
-        parts = (game.planes.astype(np.float32), game.pis.astype(np.float32), game.outcomes.astype(np.float32))
-        if buffer is not None:
-            parts = tuple(np.concatenate([old, new])[-self.buffer_size:] for old, new in zip(buffer, parts))
-        self._selfplay = parts
+        """Write a game's positions into the self-play buffer: a ring of the last ``buffer_size`` positions."""
+        parts = [part[-self.buffer_size:] for part in (game.planes, game.pis, game.outcomes)]
+        if getattr(self, "_selfplay", None) is None:
+            self._selfplay = tuple(np.zeros((self.buffer_size, *part.shape[1:]), np.float32) for part in parts)
+            self._selfplay_next, self._selfplay_size = 0, 0
+        index = (self._selfplay_next + np.arange(len(parts[0]))) % self.buffer_size
+        for store, part in zip(self._selfplay, parts):
+            store[index] = part
+        self._selfplay_next = int(index[-1] + 1) % self.buffer_size
+        self._selfplay_size = min(self._selfplay_size + len(index), self.buffer_size)
 
     def _train_prior(self) -> None:
         """``gradient_steps`` Adam steps on batches of the self-play buffer."""
         planes, pis, outcomes = self._selfplay
+        size = self._selfplay_size
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
         losses = []
         for _ in range(self.gradient_steps):
-            index = self.np_random.integers(0, len(planes), size=min(self.batch_size, len(planes)))
+            index = self.np_random.integers(0, size, size=min(self.batch_size, size))
             value_loss, policy_loss = alphazero.alphazero_loss(self.policy.net, th.as_tensor(planes[index], device=self.device),
                                                                th.as_tensor(pis[index], device=self.device),
                                                                th.as_tensor(outcomes[index], device=self.device))
