@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.mcts import fast
+from agents.mcts.algorithm import best_by_value
 from agents.mcts.simulators import make_simulator
 
 
@@ -32,9 +33,7 @@ def main() -> None:
             sim.set_from_observation(obs)
             fast.run_bellman_search(sim, graph, N, C, rng, gamma, h, optimistic)
             visits, q = graph.root()
-            q = np.where(np.isnan(q), -np.inf, q)
-            best = np.flatnonzero(q >= q.max() - 1e-12)
-            a = int(best[np.argmax(visits[best])])
+            a = best_by_value(q, visits)  # MCTS's own choice of move (the actions are 0..n-1 here)
             obs, r, term, trunc, _ = env.step(a); R += r; t += 1; done = term or trunc
         rets.append(R)
     print(env_id, H, N, C, gamma, mode, optimistic, f"mean {np.mean(rets):.3f} +- {np.std(rets):.3f} over {episodes}", f"{time.time()-t0:.0f}s", flush=True)

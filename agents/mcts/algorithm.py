@@ -92,6 +92,13 @@ def _is_pettingzoo_env(env: Any) -> bool:
     return hasattr(env, "possible_agents") and callable(getattr(env, "observation_space", None))
 
 
+def best_by_value(values: np.ndarray, visits: np.ndarray) -> int:
+    """Index of the best move of a DP-UCT root: the highest value (unvisited moves, ``nan``, last), ties by visits."""
+    values = np.where(np.isnan(values), -np.inf, values)
+    best = np.flatnonzero(values >= values.max() - 1e-12)
+    return int(best[np.argmax(visits[best])])
+
+
 class MCTS(BaseAlgorithm):
     """Monte Carlo tree search with UCT selection, random (or policy) rollouts and negamax backup.
 
@@ -398,9 +405,7 @@ class MCTS(BaseAlgorithm):
         actions, visits, values = self.bellman_search(observation)
         if not deterministic and visits.sum() > 0:
             return int(self.np_random.choice(actions, p=visits / visits.sum()))
-        values = np.where(np.isnan(values), -np.inf, values)
-        best = np.flatnonzero(values >= values.max() - 1e-12)
-        return int(best[np.argmax(visits[best])])
+        return int(actions[best_by_value(values, visits)])
 
     def prior_search(self, observation: Any) -> tuple[np.ndarray, np.ndarray]:
         """PUCT with the policy-value network from the position ``observation`` describes: legal moves, visits."""
