@@ -313,8 +313,20 @@ def report() -> str:
             if runs:
                 means[algo] = float(np.mean([m["final_success"] for m in runs]))
                 lines.append(f"  {algo}: mean final success {means[algo]:.3f} over {len(runs)} seeds")
-        if len(means) == 2 and means["sac"] > 0:
-            lines.append(f"  ratio HAC / SAC+HER (final success): {means['hac'] / means['sac']:.2f}")
+        paired = [(h, m) for h in mazes if h["algo"] == "hac" for m in mazes
+                  if m["algo"] == "sac" and m["seed"] == h["seed"] and abs(m["steps"] - h["steps"]) <= 0.1 * m["steps"]]
+        if paired and np.mean([m["final_success"] for _, m in paired]) > 0:
+            ratio = np.mean([h["final_success"] for h, _ in paired]) / np.mean([m["final_success"] for _, m in paired])
+            lines.append(f"  ratio HAC / SAC+HER (final success, seeds run to the same budget: "
+                         f"{', '.join(str(h['seed']) for h, _ in paired)}): {ratio:.2f}")
+        budget = min(m["steps"] for m in mazes)  # every run's success at the smallest budget any run had
+        for algo in ("hac", "sac"):
+            early = [max((c for c in m["curve"] if c["steps"] <= 1.05 * budget), key=lambda c: c["steps"], default=None)
+                     for m in mazes if m["algo"] == algo]
+            early = [c for c in early if c is not None]
+            if early:
+                lines.append(f"  {algo}: success at about {budget} steps (every run): "
+                             + ", ".join(f"{c['success']:.2f}" for c in early))
         lines.append("")
     text = "\n".join(lines)
     (RESULTS / "hac.txt").write_text(text)
