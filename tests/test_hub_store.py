@@ -13,7 +13,7 @@ import yaml
 
 from hub.client import download, git_blob_sha1
 from hub.loading import load_folder
-from agents.common.masking import passes_action_masks
+from agents.common.masking import evaluate_policy_for
 from agents.tabular.exact import exact_evaluation
 from hub.store import ORG, STORE_DIR, find_pretrained, list_pretrained, pretrained_folders
 from zoo.publish import refresh
@@ -48,9 +48,6 @@ def test_the_store_holds_the_first_agents_and_stays_small():
 
 @pytest.mark.parametrize("folder", pretrained_folders(), ids=lambda folder: folder.name)
 def test_stored_agent_reproduces_its_results(folder):
-    from sb3_contrib.common.maskable.evaluation import evaluate_policy as maskable_evaluate_policy
-    from stable_baselines3.common.evaluation import evaluate_policy
-
     from zoo.envs.factory import create_env
 
     for name in (f"{folder.name}.zip", "config.yml", "env_kwargs.yml", "results.json", "README.md"):
@@ -67,9 +64,7 @@ def test_stored_agent_reproduces_its_results(folder):
                      seed=results["seed"], wrap_normalize=agent.wrap_normalize, training=False)
     published = results["n_eval_episodes"]
     n_episodes = EPISODES if published < MANY else published // 5
-    evaluate = evaluate_policy
-    if passes_action_masks(agent.model, env):  # as the published evaluation did: the masks passed to predict
-        evaluate = maskable_evaluate_policy
+    evaluate = evaluate_policy_for(agent.model, env)  # as the published evaluation did: masks where predict takes them
     returns, _ = evaluate(agent.model, env, n_eval_episodes=n_episodes, deterministic=results["is_deterministic"],
                           return_episode_rewards=True)
     env.close()

@@ -130,19 +130,30 @@ def evaluate_by_hook(agent: Agent, n_episodes: int, deterministic: bool = True, 
     from agents.common.evaluation import EvaluationRequest, evaluate_agent
     from zoo.envs.factory import make_env
 
-    def no_gym_env() -> Any:
-        raise ZooError(f"{agent.env_id} is not a gymnasium env: {agent.algo} has no evaluation hook for it")
+    if not is_gym_env(agent.env_id):
+        return evaluate_own_env(agent.model, agent.env_id, n_episodes, deterministic, seed)
 
     def vec_env() -> VecEnv:
         return create_env(agent.env_id, 1, hyperparams=agent.hyperparams, env_kwargs=agent.env_kwargs, seed=seed,
                           wrap_normalize=agent.wrap_normalize, training=False)
 
-    gym_env = is_gym_env(agent.env_id)
-    request = EvaluationRequest(
-        agent.env_id, make_vec_env=vec_env if gym_env else no_gym_env,
-        make_env=(lambda: make_env(agent.env_id, agent.hyperparams, agent.env_kwargs)) if gym_env else no_gym_env,
-        n_eval_episodes=n_episodes, deterministic=deterministic, seed=seed)
+    request = EvaluationRequest(agent.env_id, make_vec_env=vec_env,
+                                make_env=lambda: make_env(agent.env_id, agent.hyperparams, agent.env_kwargs),
+                                n_eval_episodes=n_episodes, deterministic=deterministic, seed=seed)
     return evaluate_agent(agent.model, request)
+
+
+def evaluate_own_env(model: BaseAlgorithm, env_id: str, n_episodes: int, deterministic: bool = True,
+                     seed: int = 0) -> dict[str, Any]:
+    """The evaluation hook's figures for a model that plays ``env_id``, an id gymnasium does not know, by itself."""
+    from agents.common.evaluation import EvaluationRequest, evaluate_agent
+
+    def no_gym_env() -> Any:
+        raise ZooError(f"{env_id} is not a gymnasium env: {type(model).__name__} has no evaluation hook for it")
+
+    request = EvaluationRequest(env_id, make_vec_env=no_gym_env, make_env=no_gym_env, n_eval_episodes=n_episodes,
+                                deterministic=deterministic, seed=seed)
+    return evaluate_agent(model, request)
 
 
 def has_own_figures(agent: Agent) -> bool:

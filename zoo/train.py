@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
-from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv, sync_envs_normalization
 
-from agents.common.masking import passes_action_masks
+from agents.common.masking import evaluate_policy_for, passes_action_masks
 from agents.registry import AlgoSpec, get_spec
 from zoo import runs
 from zoo.config import (
@@ -389,15 +388,15 @@ def finish(model: BaseAlgorithm, hp: Hyperparams, run_folder: Path, eval_env: Ve
     runs.save_checkpoint(model, run_folder)
     runs.save_model(model, run_folder / f"{runs.safe_env_name(hp.env_id)}.zip")
     if eval_env is None:
-        figures = evaluate_own_env(model, hp.env_id, max(eval_episodes, 1), seed)
+        from zoo.enjoy import evaluate_own_env
+
+        figures = evaluate_own_env(model, hp.env_id, max(eval_episodes, 1), seed=seed)
         return TrainResult(run_folder, model, float(figures["mean_reward"]), float(figures["std_reward"]))
     train_env = model.get_env()
     if model.get_vec_normalize_env() is not None:
         runs.save_vecnormalize(model.get_vec_normalize_env(), run_folder / "vecnormalize.pkl")
         sync_envs_normalization(train_env, eval_env)
-    evaluate = evaluate_policy
-    if passes_action_masks(model, eval_env):  # as the periodic evaluations: with the env's action masks
-        from sb3_contrib.common.maskable.evaluation import evaluate_policy as evaluate
+    evaluate = evaluate_policy_for(model, eval_env)  # as the periodic evaluations: masks where the model takes them
     mean, std = evaluate(model, eval_env, n_eval_episodes=max(eval_episodes, 1), deterministic=True)
     return TrainResult(run_folder, model, float(mean), float(std))
 
@@ -413,18 +412,6 @@ def builds_own_env(spec: AlgoSpec, env_id: str) -> bool:
     import gymnasium as gym
 
     return env_id not in gym.registry and bool(getattr(spec.load(), "builds_own_env", False))
-
-
-def evaluate_own_env(model: BaseAlgorithm, env_id: str, n_episodes: int, seed: int) -> dict[str, Any]:
-    """The figures of the evaluation hook of a model that plays ``env_id`` by itself."""
-    from agents.common.evaluation import EvaluationRequest, evaluate_agent
-
-    def no_gym_env() -> Any:
-        raise ZooError(f"{env_id} is not a gymnasium env: {type(model).__name__} has no evaluation hook for it")
-
-    request = EvaluationRequest(env_id, make_vec_env=no_gym_env, make_env=no_gym_env, n_eval_episodes=n_episodes,
-                                deterministic=True, seed=seed)
-    return evaluate_agent(model, request)
 
 
 # ---------------------------------------------------------------- the two entry points

@@ -11,7 +11,7 @@ behaves exactly like PPO. Use it from a config as::
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
@@ -62,3 +62,15 @@ def passes_action_masks(model: Any, env: Any) -> bool:
     from sb3_contrib.common.maskable.utils import is_masking_supported
 
     return "action_masks" in inspect.signature(model.predict).parameters and is_masking_supported(env)
+
+
+def evaluate_policy_for(model: Any, env: Any) -> Callable[..., Any]:
+    """SB3's ``evaluate_policy``, or sb3-contrib's maskable one where :func:`passes_action_masks` holds (same
+    arguments; the maskable one passes the env's masks to ``predict``)."""
+    if passes_action_masks(model, env):
+        from sb3_contrib.common.maskable.evaluation import evaluate_policy as maskable_evaluate_policy
+
+        return maskable_evaluate_policy
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    return evaluate_policy
