@@ -131,9 +131,12 @@ class PUCTNode:
         return int(np.argmax(score))
 
 
-def new_node(sim: BoardGameSimulator, evaluate: Evaluator) -> tuple[PUCTNode, float]:
-    """The node of the position ``sim`` holds, and the network's value of it for the player to move."""
-    observation = sim.observation()
+def new_node(sim: BoardGameSimulator, evaluate: Evaluator, observation: dict[str, np.ndarray] | None = None) -> tuple[PUCTNode, float]:
+    """The node of the position ``sim`` holds, and the network's value of it for the player to move.
+
+    :param observation: ``sim.observation()`` when the caller has it already
+    """
+    observation = sim.observation() if observation is None else observation
     priors, value = evaluate(observation)
     return PUCTNode(priors, np.asarray(observation["action_mask"], dtype=bool)), value
 
@@ -162,14 +165,16 @@ def puct_simulate(root: PUCTNode, sim: BoardGameSimulator, evaluate: Evaluator, 
 
 
 def puct_search(sim: BoardGameSimulator, evaluate: Evaluator, n_simulations: int, c_puct: float,
-                rng: np.random.Generator | None = None, dirichlet_alpha: float = 0.3, noise: float = 0.0) -> np.ndarray:
+                rng: np.random.Generator | None = None, dirichlet_alpha: float = 0.3, noise: float = 0.0,
+                observation: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """``n_simulations`` of PUCT from the position ``sim`` holds (left as it was); the root visits per move.
 
     :param rng: draws the Dirichlet noise (needed when ``noise > 0``)
     :param noise: share ``eps`` of Dirichlet noise in the root priors (self-play exploration; 0 to play)
+    :param observation: ``sim.observation()`` of the root when the caller has it already
     """
     start = sim.snapshot()
-    root, _ = new_node(sim, evaluate)
+    root, _ = new_node(sim, evaluate, observation)
     if noise > 0:
         assert rng is not None
         legal = np.flatnonzero(root.legal)
@@ -203,7 +208,7 @@ def self_play_game(game: str, evaluate: Evaluator, n_simulations: int, c_puct: f
     planes, masks, pis, movers = [], [], [], []
     while not sim.is_terminal():
         observation = sim.observation()
-        visits = puct_search(sim, evaluate, n_simulations, c_puct, rng, dirichlet_alpha, noise)
+        visits = puct_search(sim, evaluate, n_simulations, c_puct, rng, dirichlet_alpha, noise, observation)
         pi = visits / visits.sum()
         planes.append(observation["observation"])
         masks.append(observation["action_mask"])
