@@ -2,7 +2,7 @@
 
 Registered in ``zoo.envs.ZOO_ENVS`` as ``CartpoleSwingup-v0`` (states) and ``CartpoleSwingupPixels-v0``
 (pixels). They need the ``dmc`` extra (``pip install -e ".[dmc]"``: dm-control with a MuJoCo 3 that
-serves it), kept apart from the ``robotics`` extra's MuJoCo 4.
+serves it); the ``robotics`` extra installs beside it on that MuJoCo.
 """
 
 from __future__ import annotations
